@@ -1,0 +1,383 @@
+//! What the commands print: progress and reports for people on stderr, one
+//! JSON object on stdout with `--json`.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::engine::{
+    InspectReport, Progress, RunRecord, RunStatus, Session, StageRecord, StageReportKind,
+    StageStatus,
+};
+
+/// Prints a line per stage as the run goes.
+pub struct HumanProgress {
+    /// With `--json`, people's progress still goes to stderr, but briefly.
+    pub quiet: bool,
+}
+
+impl Progress for HumanProgress {
+    fn stage_started(&self, _run: &RunRecord, stage: &StageRecord) {
+        if !self.quiet {
+            eprintln!("  {:<10} running   {}", stage.id, stage.plugin);
+        }
+    }
+
+    fn stage_finished(&self, _run: &RunRecord, stage: &StageRecord) {
+        eprintln!("{}", stage_line(stage));
+    }
+}
+
+fn stage_line(stage: &StageRecord) -> String {
+    let duration = stage
+        .duration_ms
+        .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+        .unwrap_or_default();
+    let detail = match stage.status {
+        StageStatus::Passed => stage.summary.clone().unwrap_or_default(),
+        _ => stage
+            .reason
+            .clone()
+            .or(stage.summary.clone())
+            .unwrap_or_default(),
+    };
+    format!(
+        "  {:<10} {:<9} {:>7}  {}",
+        stage.id,
+        word(stage.status),
+        duration,
+        detail
+    )
+}
+
+/// The first line of a run: its id.
+pub fn run_header(record: &RunRecord, what: &str, _json: bool) {
+    eprintln!(
+        "run {} {what}: pipeline `{}` ({} stages), initiated by `{}`",
+        record.id,
+        record.pipeline,
+        record.stages.len(),
+        record.initiator
+    );
+}
+
+/// The end of `run` and `resume`.
+pub fn run_report(state: Option<&Path>, record: &RunRecord, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&run_json(record));
+    }
+    match record.status {
+        RunStatus::Succeeded => eprintln!("run {} succeeded", record.id),
+        RunStatus::AwaitingApproval => print_gate_help(state, record),
+        RunStatus::Failed | RunStatus::Interrupted | RunStatus::Running => {
+            let why = record
+                .failure
+                .as_ref()
+                .map(|f| format!(": stage `{}`: {}", f.stage, f.message));
+            eprintln!(
+                "run {} {}{}",
+                record.id,
+                word(record.status),
+                why.unwrap_or_default()
+            );
+            if record.status != RunStatus::Failed {
+                eprintln!(
+                    "  continue it with: {}",
+                    command(state, "resume", &record.id.to_string())
+                );
+            }
+        }
+    }
+    Ok(record.exit_code())
+}
+
+fn print_gate_help(state: Option<&Path>, record: &RunRecord) {
+    let Some(gate) = record
+        .stages
+        .iter()
+        .find(|s| s.status == StageStatus::AwaitingApproval)
+    else {
+        eprintln!(
+            "run {} is approved at its gate; continue it with:",
+            record.id
+        );
+        eprintln!("  {}", command(state, "resume", &record.id.to_string()));
+        return;
+    };
+    let id = record.id.to_string();
+    eprintln!("run {id} is waiting for review at stage `{}`", gate.id);
+    eprintln!("  review:  {}", command(state, "show", &id));
+    eprintln!(
+        "  approve: {}",
+        command(state, "approve", &format!("{id} --as <ID>"))
+    );
+    eprintln!(
+        "  reject:  {}",
+        command(state, "reject", &format!("{id} --as <ID> --reason \"…\""))
+    );
+    eprintln!("  then:    {}", command(state, "resume", &id));
+}
+
+/// `gantry [--state-dir DIR] <verb> <args>`, as a user would type it.
+pub fn command(state: Option<&Path>, verb: &str, args: &str) -> String {
+    match state {
+        Some(dir) => format!("gantry --state-dir {} {verb} {args}", dir.display()),
+        None => format!("gantry {verb} {args}"),
+    }
+}
+
+fn run_json(record: &RunRecord) -> serde_json::Value {
+    let stages: Vec<_> = record
+        .stages
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "status": s.status, "duration_ms": s.duration_ms,
+                "verdict": s.verdict, "summary": s.summary, "reason": s.reason,
+            })
+        })
+        .collect();
+    json!({
+        "run_id": record.id,
+        "pipeline": record.pipeline,
+        "status": record.status,
+        "exit_code": record.exit_code(),
+        "failure": record.failure,
+        "stages": stages,
+    })
+}
+
+/// The end of `approve` and `reject`.
+pub fn decision(
+    state: Option<&Path>,
+    record: &RunRecord,
+    identity: &str,
+    json: bool,
+) -> anyhow::Result<i32> {
+    if json {
+        print_json(&run_json(record));
+    }
+    let id = record.id.to_string();
+    match record.status {
+        RunStatus::Failed => {
+            eprintln!("run {id} rejected by `{identity}`; it has ended failed");
+            Ok(1)
+        }
+        _ if record
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::AwaitingApproval) =>
+        {
+            eprintln!("approval by `{identity}` recorded; the gate needs more approvals");
+            Ok(4)
+        }
+        _ => {
+            eprintln!("run {id} approved by `{identity}`; continue it with:");
+            eprintln!("  {}", command(state, "resume", &id));
+            Ok(0)
+        }
+    }
+}
+
+/// `gantry runs`.
+pub fn runs(records: &[RunRecord], json: bool) -> anyhow::Result<i32> {
+    if json {
+        let runs: Vec<_> = records.iter().map(run_json).collect();
+        print_json(&json!({ "runs": runs }));
+        return Ok(0);
+    }
+    if records.is_empty() {
+        eprintln!("no runs yet; start one with `gantry run <PIPELINE>`");
+    }
+    for r in records {
+        println!(
+            "{}  {:<18} {:<24} {}",
+            r.id,
+            word(r.status),
+            r.pipeline,
+            r.initiator
+        );
+    }
+    Ok(0)
+}
+
+/// `gantry show`.
+pub fn show(session: &Session, record: &RunRecord, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&serde_json::to_value(record)?);
+        return Ok(0);
+    }
+    println!("run       {}", record.id);
+    println!("pipeline  {} ({})", record.pipeline, record.pipeline_file);
+    println!("status    {}", word(record.status));
+    println!("initiator {}", record.initiator);
+    if let Some(policy) = &record.pins.policy {
+        println!(
+            "policy    {} {} ({})",
+            policy.id, policy.version, policy.digest
+        );
+    }
+    if let Some(failure) = &record.failure {
+        println!("failure   stage `{}`: {}", failure.stage, failure.message);
+    }
+    let run_dir = session.state().run_dir(&record.id);
+    for stage in &record.stages {
+        show_stage(stage, &run_dir);
+    }
+    Ok(0)
+}
+
+fn show_stage(stage: &StageRecord, run_dir: &Path) {
+    println!("\n{}", stage_line(stage).trim_start());
+    if let Some(digest) = &stage.plugin_digest {
+        println!("    plugin    {} {digest}", stage.plugin);
+    }
+    for a in &stage.artifacts {
+        let path = run_dir
+            .join("stages")
+            .join(&stage.id)
+            .join("out")
+            .join(&a.path);
+        println!(
+            "    artifact  {:<20} {}  {}",
+            a.name,
+            a.digest,
+            path.display()
+        );
+    }
+    for f in &stage.findings {
+        let fixed = f
+            .fixed_in
+            .as_deref()
+            .map(|v| format!(" (fixed in {v})"))
+            .unwrap_or_default();
+        println!(
+            "    finding   {} {} {}: {}{fixed}",
+            f.severity, f.id, f.package, f.title
+        );
+    }
+    for d in &stage.decisions {
+        let what = if d.approved { "approved" } else { "rejected" };
+        let reason = d
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        println!(
+            "    {what:<9} by `{}` ({}) at {}{reason}",
+            d.identity, d.role, d.time
+        );
+    }
+}
+
+/// `gantry inspect`.
+pub fn inspect(report: &InspectReport, json: bool) -> anyhow::Result<i32> {
+    if json {
+        print_json(&serde_json::to_value(report)?);
+        return Ok(0);
+    }
+    println!("pipeline  {} ({})", report.pipeline, report.file);
+    println!("workspace {}", report.workspace);
+    for stage in &report.stages {
+        let needs = if stage.needs.is_empty() {
+            String::new()
+        } else {
+            format!(" needs {}", stage.needs.join(", "))
+        };
+        println!("\nstage `{}`{needs}", stage.id);
+        match &stage.kind {
+            StageReportKind::Approval {
+                role,
+                min,
+                forbid_self_approval,
+            } => {
+                println!(
+                    "  review gate: {min} approval(s) by {role}; self-approval {}",
+                    if *forbid_self_approval {
+                        "forbidden"
+                    } else {
+                        "allowed"
+                    }
+                );
+            }
+            StageReportKind::Plugin {
+                plugin,
+                digest,
+                describe,
+                grants,
+                memory_bytes,
+                timeout_ms,
+            } => {
+                println!("  plugin   {plugin} {digest}");
+                if let Some(d) = describe {
+                    println!(
+                        "  says     {} {} ({}), wants read {:?} write {:?} exec {:?} env {:?} net {:?}",
+                        d.name,
+                        d.version,
+                        d.kind,
+                        d.wants.read,
+                        d.wants.write,
+                        d.wants.exec,
+                        d.wants.env,
+                        d.wants.net
+                    );
+                }
+                let grants = serde_json::to_value(grants)?;
+                for key in ["read", "write", "exec", "env", "net"] {
+                    let list = grants.get(key).cloned().unwrap_or_default();
+                    println!("  {key:<8} {}", compact(&list));
+                }
+                println!(
+                    "  limits   memory {}, timeout {}",
+                    bytesize::ByteSize(*memory_bytes),
+                    humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) if items.is_empty() => "(none)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `gantry audit verify`.
+pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no audit log at `{}`\n  hint: pass the --state-dir the runs used",
+            path.display()
+        );
+    }
+    match crate::audit::verify(path) {
+        Ok(summary) => {
+            if json {
+                print_json(&json!({ "intact": true, "summary": format!("{summary:?}") }));
+            }
+            eprintln!("audit log `{}` is intact: {summary:?}", path.display());
+            Ok(0)
+        }
+        Err(err) => {
+            if json {
+                print_json(&json!({ "intact": false, "error": err.to_string() }));
+            }
+            eprintln!("audit log `{}` is broken: {err}", path.display());
+            Ok(1)
+        }
+    }
+}
+
+fn word<T: serde::Serialize>(status: T) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}

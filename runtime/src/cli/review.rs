@@ -1,0 +1,103 @@
+//! Reviewing a run at its gate from the terminal that started it.
+//!
+//! The ATO summary is shown, then the reviewer names themselves and
+//! decides. The same checks as `gantry approve` apply: the identity must
+//! hold the gate's role and, where self-approval is forbidden, must not be
+//! the initiator. An empty answer leaves the run waiting.
+
+use std::io::{BufRead, Write};
+
+use crate::engine::{Progress, RunRecord, RunStatus, Session, StageStatus};
+
+/// Asks for a review of `record` and, when approved, drives the run on.
+///
+/// # Errors
+///
+/// Fails when the terminal cannot be read or the run cannot go on.
+pub async fn at_terminal(
+    session: &Session,
+    mut record: RunRecord,
+    progress: &dyn Progress,
+) -> anyhow::Result<RunRecord> {
+    show_summary(session, &record);
+    while record.status == RunStatus::AwaitingApproval {
+        let gate = waiting_gate(&record);
+        let Some(identity) = ask(&format!(
+            "Who reviews stage `{gate}`? (identity; empty to stop here) "
+        ))?
+        else {
+            return Ok(record);
+        };
+        let Some(choice) = ask(&format!("{identity}: [a]pprove or [r]eject? "))? else {
+            continue;
+        };
+        let decided = if choice.starts_with('r') {
+            let reason =
+                ask("Reason for the record: ")?.unwrap_or_else(|| "no reason given".into());
+            session.reject(&record.id, &identity, &reason)
+        } else if choice.starts_with('a') {
+            session.approve(&record.id, &identity)
+        } else {
+            eprintln!("  answer `a` or `r`");
+            continue;
+        };
+        match decided {
+            Ok(updated) => record = updated,
+            Err(err) => {
+                eprintln!("  refused: {err}");
+                continue;
+            }
+        }
+        if gate_passed(&record) {
+            let mut prepared = session.reopen(&record.id)?;
+            record = session.drive(&mut prepared, progress).await?;
+        }
+    }
+    Ok(record)
+}
+
+fn waiting_gate(record: &RunRecord) -> String {
+    record
+        .stages
+        .iter()
+        .find(|s| s.status == StageStatus::AwaitingApproval)
+        .map(|s| s.id.clone())
+        .unwrap_or_default()
+}
+
+fn gate_passed(record: &RunRecord) -> bool {
+    record.status == RunStatus::AwaitingApproval
+        && !record
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::AwaitingApproval)
+}
+
+/// Prints the reviewer's summary (the artifact named `summary`) of the
+/// latest stage that wrote one.
+fn show_summary(session: &Session, record: &RunRecord) {
+    let found = record.stages.iter().rev().find_map(|stage| {
+        let artifact = stage.artifacts.iter().find(|a| a.name == "summary")?;
+        let dir = session.state().stage_dir(&record.id, &stage.id);
+        Some(dir.join("out").join(&artifact.path))
+    });
+    let Some(path) = found else {
+        eprintln!("(no stage wrote a `summary` artifact to review)");
+        return;
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => eprintln!("\n{text}"),
+        Err(err) => eprintln!("(failed to read `{}`: {err})", path.display()),
+    }
+}
+
+/// Prompts on stderr and reads one trimmed line; `None` for an empty line
+/// or the end of input.
+fn ask(prompt: &str) -> anyhow::Result<Option<String>> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line)?;
+    let answer = line.trim().to_owned();
+    Ok((read > 0 && !answer.is_empty()).then_some(answer))
+}

@@ -1,0 +1,140 @@
+//! What a running stage reports: its log file, tracing, and the audit trail.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use crate::audit::AuditLog;
+use crate::grants::{Denial, DenialSink};
+use crate::host::{ExecRecord, LogLevel, StageEvents};
+use crate::store::timestamp_now;
+
+/// Receives one stage's events and records them.
+///
+/// A failure to append to the audit log cannot be returned from inside a
+/// host call, so it is kept and checked by the engine when the stage ends:
+/// a run whose trail lost an event does not go on.
+pub(super) struct StageRecorder {
+    run: String,
+    stage: String,
+    plugin: String,
+    audit: Arc<Mutex<AuditLog>>,
+    log: Mutex<Option<File>>,
+    audit_failure: Mutex<Option<String>>,
+}
+
+impl StageRecorder {
+    /// Records into the audit log and `log_path` (JSON lines, created now).
+    pub fn new(
+        run: &str,
+        stage: &str,
+        plugin: &str,
+        audit: Arc<Mutex<AuditLog>>,
+        log_path: &Path,
+    ) -> Self {
+        let log = File::create(log_path)
+            .inspect_err(|e| tracing::warn!(path = %log_path.display(), "no stage log: {e}"))
+            .ok();
+        StageRecorder {
+            run: run.to_owned(),
+            stage: stage.to_owned(),
+            plugin: plugin.to_owned(),
+            audit,
+            log: Mutex::new(log),
+            audit_failure: Mutex::new(None),
+        }
+    }
+
+    /// The first audit write that failed during the stage, if any.
+    pub fn audit_failure(&self) -> Option<String> {
+        self.audit_failure.lock().ok()?.clone()
+    }
+
+    fn audit(&self, event: &str, fields: serde_json::Value) {
+        let result = match self.audit.lock() {
+            Ok(mut audit) => audit.append(&self.run, event, fields).map(drop),
+            Err(_) => return,
+        };
+        if let Err(err) = result {
+            tracing::error!(run = %self.run, stage = %self.stage, "failed to audit {event}: {err}");
+            if let Ok(mut failure) = self.audit_failure.lock() {
+                failure.get_or_insert_with(|| err.to_string());
+            }
+        }
+    }
+
+    fn write_log(&self, level: LogLevel, message: &str, fields: serde_json::Value) {
+        let line = json!({
+            "time": timestamp_now(),
+            "level": level,
+            "message": message,
+            "fields": fields,
+        });
+        if let Ok(mut guard) = self.log.lock()
+            && let Some(file) = guard.as_mut()
+        {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
+impl DenialSink for StageRecorder {
+    fn denied(&self, denial: &Denial) {
+        tracing::warn!(
+            run = %self.run, stage = %self.stage, plugin = %self.plugin,
+            capability = denial.capability, asked = %denial.asked,
+            missing_grant = %denial.missing_grant,
+            "request denied"
+        );
+        let fields = json!({
+            "stage": self.stage,
+            "plugin": self.plugin,
+            "capability": denial.capability,
+            "asked": denial.asked,
+            "missing_grant": denial.missing_grant,
+        });
+        self.write_log(LogLevel::Warn, "request denied", fields.clone());
+        self.audit("denied", fields);
+    }
+}
+
+impl StageEvents for StageRecorder {
+    fn log(&self, level: LogLevel, message: &str, fields: &[(String, String)]) {
+        let fields_text = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (run, stage, plugin) = (&self.run, &self.stage, &self.plugin);
+        match level {
+            LogLevel::Trace => tracing::trace!(%run, %stage, %plugin, "{message} {fields_text}"),
+            LogLevel::Debug => tracing::debug!(%run, %stage, %plugin, "{message} {fields_text}"),
+            LogLevel::Info => tracing::info!(%run, %stage, %plugin, "{message} {fields_text}"),
+            LogLevel::Warn => tracing::warn!(%run, %stage, %plugin, "{message} {fields_text}"),
+            LogLevel::Error => tracing::error!(%run, %stage, %plugin, "{message} {fields_text}"),
+        }
+        let fields: serde_json::Map<_, _> = fields
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        self.write_log(level, message, fields.into());
+    }
+
+    fn exec(&self, record: &ExecRecord) {
+        tracing::info!(
+            run = %self.run, stage = %self.stage, plugin = %self.plugin,
+            program = %record.path, status = ?record.status, "ran a program"
+        );
+        let mut fields = json!({ "stage": self.stage, "plugin": self.plugin });
+        if let (Some(map), Ok(serde_json::Value::Object(exec))) =
+            (fields.as_object_mut(), serde_json::to_value(record))
+        {
+            map.extend(exec);
+        }
+        self.write_log(LogLevel::Info, "ran a program", fields.clone());
+        self.audit("exec", fields);
+    }
+}

@@ -1,0 +1,215 @@
+//! The engine owns a run: it loads and pins the pipeline, checks every
+//! plugin before anything runs, runs the stages in dependency order, stops
+//! at review gates, and records the run state and the audit trail at every
+//! step.
+//!
+//! A [`Session`] holds the state directory (and its lock) for the life of
+//! one command. Runs start with [`Session::prepare`] and
+//! [`Session::drive`]; [`Session::approve`], [`Session::reject`] and
+//! [`Session::resume`] continue them.
+
+mod events;
+mod gate;
+mod inspect;
+mod pins;
+mod plugins;
+mod record;
+mod run;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use self::inspect::{Described, InspectReport, StageReport, StageReportKind, Wants};
+pub use self::pins::{FilePin, Pins, PluginPin, PolicyPin, WorkspacePin};
+pub use self::plugins::{builtin_bytes, plugin_bytes};
+pub use self::record::{
+    ArtifactRecord, Decision, Failure, FailureKind, FindingRecord, RunRecord, RunStatus,
+    StageRecord, StageStatus,
+};
+pub use self::run::PreparedRun;
+
+use crate::audit::{AuditError, AuditLog};
+use crate::host::{HostError, PluginError, PluginHost};
+use crate::pipeline::PipelineError;
+use crate::store::{RunId, StateDir, StoreError};
+
+/// Told about a run's progress, for people watching it.
+pub trait Progress {
+    /// A stage is about to run.
+    fn stage_started(&self, _run: &RunRecord, _stage: &StageRecord) {}
+    /// A stage has ended, whatever its status.
+    fn stage_finished(&self, _run: &RunRecord, _stage: &StageRecord) {}
+}
+
+/// Progress nobody watches.
+pub struct Silent;
+
+impl Progress for Silent {}
+
+/// One command's hold on a state directory.
+pub struct Session {
+    state: StateDir,
+    audit: Arc<Mutex<AuditLog>>,
+    host: OnceLock<PluginHost>,
+}
+
+impl Session {
+    /// Opens (creating if needed) and locks the state directory.
+    ///
+    /// # Errors
+    ///
+    /// Fails when another process holds the lock, or the audit log is
+    /// unreadable.
+    pub fn open(state_dir: &Path) -> Result<Session, EngineError> {
+        let state = StateDir::open(state_dir)?;
+        let audit = AuditLog::open(&state.audit_path())?;
+        Ok(Session {
+            state,
+            audit: Arc::new(Mutex::new(audit)),
+            host: OnceLock::new(),
+        })
+    }
+
+    /// The state directory this session holds.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// The wasmtime host, made on first use: commands that never run a
+    /// plugin never pay for it.
+    ///
+    /// # Errors
+    ///
+    /// Fails when wasmtime cannot be set up.
+    pub fn host(&self) -> Result<&PluginHost, EngineError> {
+        if let Some(host) = self.host.get() {
+            return Ok(host);
+        }
+        let host = PluginHost::new(&self.state.cache_dir())?;
+        Ok(self.host.get_or_init(|| host))
+    }
+
+    /// Reads a run's record.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the run does not exist or its record is unreadable.
+    pub fn load_run(&self, run: &RunId) -> Result<RunRecord, EngineError> {
+        Ok(self.state.load_run(run)?)
+    }
+
+    /// Every run in the state directory, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a run's record is unreadable.
+    pub fn list_runs(&self) -> Result<Vec<RunRecord>, EngineError> {
+        let ids = self.state.list_runs()?;
+        ids.iter().map(|id| self.load_run(id)).collect()
+    }
+
+    fn save(&self, record: &RunRecord) -> Result<(), EngineError> {
+        Ok(self.state.save_run(&record.id, record)?)
+    }
+
+    fn audit(
+        &self,
+        run: &RunId,
+        event: &str,
+        fields: serde_json::Value,
+    ) -> Result<String, EngineError> {
+        let mut audit = self.audit.lock().map_err(|_| EngineError::Poisoned)?;
+        Ok(audit.append(run.as_str(), event, fields)?)
+    }
+}
+
+/// Why a command could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    #[error("failed to read plugin `{plugin}`: {source}")]
+    ReadPlugin {
+        plugin: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin `{plugin}` does not match its pinned digest: the pipeline pins {expected}, \
+         the file is {actual}\n  hint: if the new plugin is trusted, update `sha256` in the \
+         pipeline"
+    )]
+    PluginDigest {
+        plugin: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "stage `{stage}` is a review gate, but the pipeline names no roles file\n  \
+         hint: add `roles = \"roles.toml\"` to `[pipeline]`"
+    )]
+    NoRoles { stage: String },
+    #[error(
+        "run {run} cannot go on: its inputs changed since it started\n{}\n  \
+         hint: start a new run with `gantry run`",
+        changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    InputsChanged { run: RunId, changes: Vec<String> },
+    #[error("run {run} has already ended ({status})")]
+    RunEnded { run: RunId, status: String },
+    #[error("run {run} is not waiting at a review gate (it is {status})")]
+    NotAwaiting { run: RunId, status: String },
+    #[error(
+        "`{identity}` may not review stage `{stage}`: it needs role `{role}`, and `{identity}` \
+         holds {}",
+        if held.is_empty() { "no roles".to_owned() } else { held.join(", ") }
+    )]
+    MissingRole {
+        identity: String,
+        stage: String,
+        role: String,
+        held: Vec<String>,
+    },
+    #[error(
+        "`{identity}` started run {run} and stage `{stage}` forbids self-approval \
+         (`forbid-self-approval = true`)\n  hint: another holder of the role must approve"
+    )]
+    SelfApproval {
+        identity: String,
+        run: RunId,
+        stage: String,
+    },
+    #[error("`{identity}` has already decided on stage `{stage}` of run {run}")]
+    AlreadyDecided {
+        identity: String,
+        run: RunId,
+        stage: String,
+    },
+    #[error("failed to prepare `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a previous failure left the audit log unusable in this process")]
+    Poisoned,
+    #[error("an audit event was lost while the stage ran: {message}")]
+    AuditLost { message: String },
+}
+
+impl EngineError {
+    /// The exit code this error calls for (see `gantry --help`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Audit(_) | EngineError::Poisoned | EngineError::AuditLost { .. } => 1,
+            _ => 2,
+        }
+    }
+}

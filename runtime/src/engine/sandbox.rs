@@ -1,0 +1,287 @@
+//! From a stage's pipeline grants to the plain [`Sandbox`] the host applies,
+//! and from a plugin's returned output to checked, hashed records.
+//!
+//! Everything a plugin returns is treated as hostile: artifact paths must
+//! stay inside its `/out`, names must be printable and short, and the whole
+//! output directory must hash (no symlinks or special files in it).
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::grants::{Access, Preopen, Program, Sandbox};
+use crate::host::bindings::types::{Artifact, Finding, Severity, StageOutput};
+use crate::pipeline::{GrantPath, PipelineSpec, PluginStage, StageSpec};
+use crate::store;
+
+use super::record::{ArtifactRecord, FindingRecord};
+
+/// The longest artifact name, media type, finding field or metadata key.
+const MAX_NAME: usize = 256;
+/// The longest metadata value or finding title.
+const MAX_TEXT: usize = 8 * 1024;
+/// The most findings, artifacts or metadata entries one stage may return.
+const MAX_ENTRIES: usize = 100_000;
+
+/// Where a stage's directories are on the host.
+pub(super) struct StageDirs<'a> {
+    /// The stage's own `out/`.
+    pub out: PathBuf,
+    /// `stages/<id>/out` of every upstream stage, by id.
+    pub upstream: Vec<(String, PathBuf)>,
+    /// The embedded registry, for the built-in `registry` mount.
+    pub registry: &'a Path,
+}
+
+/// Builds the sandbox of one plugin stage: its grants, its upstream
+/// outputs read-only at `/in/<stage>`, and its own `/out`.
+pub(super) fn sandbox_for(spec: &PipelineSpec, stage: &PluginStage, dirs: &StageDirs) -> Sandbox {
+    let mut preopens = Vec::new();
+    for grant in &stage.grants.write {
+        preopens.push(preopen(grant, Access::ReadWrite, dirs.registry));
+    }
+    for grant in &stage.grants.read {
+        let guest = grant.guest_path();
+        // A directory granted both ways is preopened once, writable.
+        if !preopens.iter().any(|p: &Preopen| p.guest == guest) {
+            preopens.push(preopen(grant, Access::ReadOnly, dirs.registry));
+        }
+    }
+    for (id, host) in &dirs.upstream {
+        preopens.push(Preopen {
+            host: host.clone(),
+            guest: format!("/in/{id}"),
+            access: Access::ReadOnly,
+        });
+    }
+    preopens.push(Preopen {
+        host: dirs.out.clone(),
+        guest: "/out".into(),
+        access: Access::ReadWrite,
+    });
+    Sandbox {
+        preopens,
+        env: stage.grants.env.clone(),
+        exec: stage
+            .grants
+            .exec
+            .iter()
+            .map(|g| Program {
+                name: g.name.clone(),
+                path: g.resolved.clone(),
+            })
+            .collect(),
+        workdir: spec.workspace.clone(),
+    }
+}
+
+fn preopen(grant: &GrantPath, access: Access, registry: &Path) -> Preopen {
+    let host = match grant {
+        GrantPath::Workspace { host, .. } => host.clone(),
+        GrantPath::Mount {
+            host: Some(host), ..
+        } => host.clone(),
+        GrantPath::Mount { host: None, .. } => registry.to_owned(),
+    };
+    Preopen {
+        host,
+        guest: grant.guest_path(),
+        access,
+    }
+}
+
+/// The ids of the plugin stages `stage` depends on, directly or not.
+pub(super) fn upstream_plugin_stages<'a>(
+    spec: &'a PipelineSpec,
+    stage: &StageSpec,
+) -> Vec<&'a StageSpec> {
+    spec.upstream(&stage.id)
+        .into_iter()
+        .filter_map(|id| spec.stage(id.as_str()))
+        .filter(|s| matches!(s.kind, crate::pipeline::StageKind::Plugin(_)))
+        .collect()
+}
+
+/// Checks what a plugin returned and hashes its artifacts.
+///
+/// # Errors
+///
+/// A message saying what is malformed; the stage is then a plugin fault.
+pub(super) fn check_output(
+    out_dir: &Path,
+    output: &StageOutput,
+) -> Result<(Vec<ArtifactRecord>, String), String> {
+    if output.artifacts.len() > MAX_ENTRIES || output.findings.len() > MAX_ENTRIES {
+        return Err(format!("more than {MAX_ENTRIES} artifacts or findings"));
+    }
+    check_metadata(&output.metadata)?;
+    for finding in &output.findings {
+        check_finding(finding)?;
+    }
+    let output_digest =
+        store::sha256_dir(out_dir).map_err(|e| format!("its output directory is unusable: {e}"))?;
+    let artifacts = output
+        .artifacts
+        .iter()
+        .map(|a| check_artifact(out_dir, a))
+        .collect::<Result<_, _>>()?;
+    Ok((artifacts, output_digest))
+}
+
+fn check_artifact(out_dir: &Path, artifact: &Artifact) -> Result<ArtifactRecord, String> {
+    check_name("artifact name", &artifact.name, MAX_NAME)?;
+    check_name("media type", &artifact.media_type, MAX_NAME)?;
+    let relative = Path::new(&artifact.path);
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if artifact.path.is_empty() || !plain {
+        return Err(format!(
+            "artifact `{}` has path `{}`, which is not a plain path inside `/out`",
+            artifact.name, artifact.path
+        ));
+    }
+    let host = out_dir.join(relative);
+    // `sha256_dir` above refused any symlink under `out/`, so a path made of
+    // normal components cannot leave it; it must exist, though.
+    let digest = store::sha256_path(&host).map_err(|e| {
+        format!(
+            "artifact `{}` at `/out/{}` cannot be read: {e}",
+            artifact.name, artifact.path
+        )
+    })?;
+    Ok(ArtifactRecord {
+        name: artifact.name.clone(),
+        media_type: artifact.media_type.clone(),
+        path: artifact.path.clone(),
+        digest,
+    })
+}
+
+fn check_metadata(metadata: &[(String, String)]) -> Result<(), String> {
+    if metadata.len() > MAX_ENTRIES {
+        return Err(format!("more than {MAX_ENTRIES} metadata entries"));
+    }
+    for (key, value) in metadata {
+        check_name("metadata key", key, MAX_NAME)?;
+        if value.len() > MAX_TEXT {
+            return Err(format!("metadata `{key}` is longer than {MAX_TEXT} bytes"));
+        }
+    }
+    Ok(())
+}
+
+fn check_finding(finding: &Finding) -> Result<(), String> {
+    check_name("finding id", &finding.id, MAX_NAME)?;
+    if finding.package.len() > MAX_NAME || finding.title.len() > MAX_TEXT {
+        return Err(format!("finding `{}` has oversized fields", finding.id));
+    }
+    Ok(())
+}
+
+fn check_name(what: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        let shown: String = value.chars().take(40).collect();
+        return Err(format!(
+            "{what} {shown:?} is empty, longer than {max} bytes, or has control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// The record of a finding, with its severity as a word.
+pub(super) fn finding_record(finding: &Finding) -> FindingRecord {
+    FindingRecord {
+        id: finding.id.clone(),
+        severity: severity_name(finding.severity).to_owned(),
+        package: finding.package.clone(),
+        title: finding.title.clone(),
+        fixed_in: finding.fixed_in.clone(),
+    }
+}
+
+pub(super) fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Unknown => "unknown",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// One summary line: the first line of `text`, at most 200 characters.
+pub(super) fn one_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let mut line: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.lines().count() > 1 || text.chars().count() > 200 {
+        line.push('…');
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::bindings::types::Verdict;
+
+    fn output_with(artifacts: Vec<Artifact>) -> StageOutput {
+        StageOutput {
+            verdict: Verdict::Pass,
+            artifacts,
+            findings: Vec::new(),
+            metadata: Vec::new(),
+            summary: String::new(),
+        }
+    }
+
+    fn artifact(path: &str) -> Artifact {
+        Artifact {
+            name: "a".into(),
+            media_type: "text/plain".into(),
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn artifacts_are_hashed_inside_out() {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join("report.json"), b"{}").unwrap();
+        let (records, _) =
+            check_output(out.path(), &output_with(vec![artifact("report.json")])).unwrap();
+        assert_eq!(records[0].digest, store::sha256_bytes(b"{}"));
+    }
+
+    #[test]
+    fn artifact_paths_that_climb_out_are_refused() {
+        let out = tempfile::tempdir().unwrap();
+        for path in ["../etc/passwd", "/etc/passwd", "", "a/../../b"] {
+            let err = check_output(out.path(), &output_with(vec![artifact(path)])).unwrap_err();
+            assert!(err.contains("not a plain path"), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_symlink_in_out_is_refused() {
+        let out = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", out.path().join("leak")).unwrap();
+        let err = check_output(out.path(), &output_with(vec![artifact("leak")])).unwrap_err();
+        assert!(err.contains("output directory is unusable"), "{err}");
+    }
+
+    #[test]
+    fn missing_artifacts_and_control_characters_are_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let err = check_output(out.path(), &output_with(vec![artifact("nope")])).unwrap_err();
+        assert!(err.contains("cannot be read"), "{err}");
+        let mut bad = artifact("x");
+        bad.name = "evil\x1b[2J".into();
+        std::fs::write(out.path().join("x"), b"").unwrap();
+        let err = check_output(out.path(), &output_with(vec![bad])).unwrap_err();
+        assert!(err.contains("control characters"), "{err}");
+    }
+
+    #[test]
+    fn one_line_cuts_long_and_multiline_text() {
+        assert_eq!(one_line("ok"), "ok");
+        assert_eq!(one_line("first\nsecond"), "first…");
+    }
+}

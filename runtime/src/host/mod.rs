@@ -1,0 +1,337 @@
+//! The wasmtime side of Gantry: one engine, the compiled-component cache,
+//! the linker, and a fresh store per stage with its limits.
+//!
+//! A [`PluginHost`] is made once per process. [`PluginHost::load`] checks that
+//! a plugin is a component implementing the `gantry:stage` world and prepares
+//! it for instantiation; [`PluginHost::run_stage`] then runs it in a store
+//! built only from the stage's [`Sandbox`], within its [`Limits`]. The host
+//! knows nothing of pipeline files: the engine hands it plain values.
+
+pub mod bindings;
+mod cache;
+mod limits;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+
+pub use self::cache::{CacheOutcome, ComponentCache};
+pub use self::limits::Limits;
+pub use self::state::{ExecRecord, LogLevel, StageEvents};
+
+use self::bindings::types::{PluginInfo, StageError, StageInput, StageOutput};
+use self::bindings::{Stage, StagePre};
+use self::limits::StageLimiter;
+use self::state::StageState;
+use crate::grants::exec::ExecPolicy;
+use crate::grants::{GrantError, Sandbox, StdioCapture};
+
+/// How often the epoch advances; a plugin running wasm code yields to the
+/// host's scheduler at each tick, which is what lets a wall-time limit stop
+/// an endless loop.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The one wasmtime engine of a process, with its linker and cache.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<StageState>,
+    cache: ComponentCache,
+    ticker: Option<EpochTicker>,
+}
+
+/// A plugin checked and ready to instantiate.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    /// How the plugin is named to people: `gantry:scan` or its file path.
+    pub label: String,
+    /// `sha256:<hex>` of the component's bytes.
+    pub digest: String,
+    /// Whether loading it compiled it or took it from the cache.
+    pub cache: CacheOutcome,
+    pre: StagePre<StageState>,
+}
+
+/// What a stage ended with when it ran to completion inside wasmtime.
+pub type StageResult = Result<StageOutput, StageError>;
+
+/// What the plugin printed, kept for the stage log.
+#[derive(Debug, Clone, Default)]
+pub struct Stdio {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl PluginHost {
+    /// Makes the engine and linker, with compiled components cached under
+    /// `cache_dir`.
+    ///
+    /// # Errors
+    ///
+    /// Fails when wasmtime cannot be configured on this machine.
+    pub fn new(cache_dir: &std::path::Path) -> Result<PluginHost, HostError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(setup_error)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup_error)?;
+        Stage::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
+            .map_err(setup_error)?;
+
+        let cache = ComponentCache::new(cache_dir, &engine);
+        let ticker = Some(EpochTicker::start(engine.clone()));
+        Ok(PluginHost {
+            engine,
+            linker,
+            cache,
+            ticker,
+        })
+    }
+
+    /// Checks and prepares a plugin from its bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`PluginError`] naming `label` when the bytes are not a WebAssembly
+    /// component, or the component does not implement `gantry:stage`, or it
+    /// imports something the host does not offer.
+    pub fn load(&self, label: &str, bytes: &[u8]) -> Result<LoadedPlugin, PluginError> {
+        let refuse = |reason: String| PluginError {
+            plugin: label.to_owned(),
+            reason,
+        };
+        check_component_header(bytes).map_err(refuse)?;
+
+        let digest = crate::store::sha256_bytes(bytes);
+        let (component, cache) = self
+            .cache
+            .load_or_compile(&self.engine, &digest, bytes)
+            .map_err(|e| refuse(e.to_string()))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refuse(format!("it needs an import Gantry does not offer: {e:#}")))?;
+        let pre = StagePre::new(pre).map_err(|e| {
+            refuse(format!(
+                "it does not implement the `gantry:stage` world: {e:#}"
+            ))
+        })?;
+        Ok(LoadedPlugin {
+            label: label.to_owned(),
+            digest,
+            cache,
+            pre,
+        })
+    }
+
+    /// Asks a plugin to describe itself, in a sandbox that grants nothing.
+    ///
+    /// # Errors
+    ///
+    /// A [`StageFault`] when the plugin traps or runs out of time or memory.
+    pub async fn describe(
+        &self,
+        plugin: &LoadedPlugin,
+        events: Arc<dyn StageEvents>,
+    ) -> Result<PluginInfo, StageFault> {
+        let limits = Limits {
+            memory: 64 << 20,
+            timeout: Duration::from_secs(10),
+        };
+        let (mut store, _capture) = self.new_store(&Sandbox::default(), limits, events)?;
+        let call = async {
+            let stage = plugin.pre.instantiate_async(&mut store).await?;
+            stage.call_describe(&mut store).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, call).await;
+        settle(outcome, &store, limits)
+    }
+
+    /// Runs one stage: a fresh store with the sandbox's grants, the plugin
+    /// instantiated in it, and `run` called with `input`.
+    ///
+    /// # Errors
+    ///
+    /// A [`StageFault`] when the plugin traps, exceeds a limit, or the
+    /// sandbox cannot be built. A stage that returns its own error is not a
+    /// fault: that is the inner `Err` of [`StageResult`].
+    pub async fn run_stage(
+        &self,
+        plugin: &LoadedPlugin,
+        sandbox: &Sandbox,
+        limits: Limits,
+        input: &StageInput,
+        events: Arc<dyn StageEvents>,
+    ) -> (Result<StageResult, StageFault>, Stdio) {
+        let (mut store, capture) = match self.new_store(sandbox, limits, events) {
+            Ok(store) => store,
+            Err(fault) => return (Err(fault), Stdio::default()),
+        };
+        let call = async {
+            let stage = plugin.pre.instantiate_async(&mut store).await?;
+            stage.call_run(&mut store, input).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, call).await;
+        let result = settle(outcome, &store, limits);
+        let stdio = Stdio {
+            stdout: capture.stdout.contents().to_vec(),
+            stderr: capture.stderr.contents().to_vec(),
+        };
+        (result, stdio)
+    }
+
+    fn new_store(
+        &self,
+        sandbox: &Sandbox,
+        limits: Limits,
+        events: Arc<dyn StageEvents>,
+    ) -> Result<(Store<StageState>, StdioCapture), StageFault> {
+        let (wasi, capture) = sandbox.wasi_ctx().map_err(StageFault::Sandbox)?;
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let state = StageState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: StageLimiter::new(limits.memory),
+            exec: ExecPolicy::new(sandbox, deadline),
+            events,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok((store, capture))
+    }
+}
+
+impl Drop for PluginHost {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}
+
+/// Turns the end of a call into the host's view of it, naming the limit
+/// when one was hit.
+fn settle<T>(
+    outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    store: &Store<StageState>,
+    limits: Limits,
+) -> Result<T, StageFault> {
+    let Ok(outcome) = outcome else {
+        return Err(StageFault::Timeout {
+            limit: limits.timeout,
+        });
+    };
+    outcome.map_err(|trap| match store.data().limiter.memory_exceeded() {
+        Some(asked) => StageFault::Memory {
+            limit: limits.memory,
+            asked,
+        },
+        None => StageFault::Trap {
+            message: format!("{trap:?}"),
+        },
+    })
+}
+
+fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
+    const CORE_MODULE: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err("it is not a WebAssembly file".into());
+    }
+    match bytes[4..8].try_into() {
+        Ok(COMPONENT) => Ok(()),
+        Ok(CORE_MODULE) => Err("it is a core WebAssembly module, not a component\n  \
+             hint: build plugins with `--target wasm32-wasip2`, which emits components"
+            .into()),
+        _ => Err("it is a WebAssembly file of an unknown version".into()),
+    }
+}
+
+fn setup_error(err: wasmtime::Error) -> HostError {
+    HostError::Setup {
+        message: format!("{err:#}"),
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until stopped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        EpochTicker { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+/// Errors setting up the host itself.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("failed to set up wasmtime: {message}")]
+    Setup { message: String },
+    #[error("failed to compile the component: {message}")]
+    Compile { message: String },
+    #[error("failed to cache the compiled component at `{}`: {message}", path.display())]
+    Cache { path: PathBuf, message: String },
+}
+
+/// A plugin refused before anything ran.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` cannot be used: {reason}")]
+pub struct PluginError {
+    pub plugin: String,
+    pub reason: String,
+}
+
+/// A stage that did not end on its own terms.
+#[derive(Debug, thiserror::Error)]
+pub enum StageFault {
+    #[error("the plugin trapped: {message}")]
+    Trap { message: String },
+    #[error(
+        "the plugin exceeded its memory limit of {} (it asked for {})",
+        bytesize::ByteSize(*limit),
+        bytesize::ByteSize(*asked)
+    )]
+    Memory { limit: u64, asked: u64 },
+    #[error("the stage exceeded its time limit of {}", humantime::format_duration(*limit))]
+    Timeout { limit: Duration },
+    #[error("failed to build the stage's sandbox: {0}")]
+    Sandbox(GrantError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_component_header;
+
+    #[test]
+    fn header_check_names_core_modules() {
+        let core = b"\0asm\x01\0\0\0";
+        let err = check_component_header(core).unwrap_err();
+        assert!(err.contains("core WebAssembly module"), "{err}");
+        assert!(check_component_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(check_component_header(b"MZ not wasm").is_err());
+    }
+}

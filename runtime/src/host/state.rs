@@ -1,0 +1,159 @@
+//! The data a stage's store holds, and the host side of its imports.
+//!
+//! The WIT (`wit/stage.wit`) documents what each import does; the
+//! implementations here only connect it to the stage's grants and events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{exec, log};
+use super::limits::StageLimiter;
+use crate::grants::exec::ExecPolicy;
+use crate::grants::{Denial, DenialSink};
+
+/// The longest log message kept; longer ones are cut.
+const MAX_LOG_MESSAGE: usize = 4096;
+/// The most fields kept per log line.
+const MAX_LOG_FIELDS: usize = 32;
+
+/// How a plugin's log line is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One program a stage ran through `exec`, for the audit trail.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExecRecord {
+    pub program: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub status: Option<i32>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+}
+
+/// Where a running stage reports what happens in it.
+///
+/// The engine implements it to write the stage log, the progress output and
+/// the audit trail; denials arrive through the [`DenialSink`] supertrait.
+pub trait StageEvents: DenialSink {
+    /// A log line from the plugin.
+    fn log(&self, level: LogLevel, message: &str, fields: &[(String, String)]);
+    /// A program the plugin ran, after it ended.
+    fn exec(&self, record: &ExecRecord);
+}
+
+/// Everything one stage's store owns.
+pub struct StageState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) limiter: StageLimiter,
+    pub(super) exec: ExecPolicy,
+    pub(super) events: Arc<dyn StageEvents>,
+}
+
+impl WasiView for StageState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl log::Host for StageState {
+    async fn emit(
+        &mut self,
+        level: log::Level,
+        message: String,
+        mut fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        // TODO(#3): rate-limit log lines per second and in total.
+        let message = truncate(message, MAX_LOG_MESSAGE);
+        fields.truncate(MAX_LOG_FIELDS);
+        let level = match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        self.events.log(level, &message, &fields);
+        Ok(())
+    }
+}
+
+impl exec::Host for StageState {
+    async fn run(
+        &mut self,
+        command: exec::Command,
+    ) -> wasmtime::Result<Result<exec::ExecOutput, exec::ExecError>> {
+        let program = match self.exec.authorize(&command.program) {
+            Ok(program) => program.clone(),
+            Err(denial) => return Ok(Err(self.deny(denial))),
+        };
+        let timeout = command.timeout_ms.map(Duration::from_millis);
+        let outcome = match self.exec.run(&program, &command.args, timeout).await {
+            Ok(outcome) => outcome,
+            Err(reason) => return Ok(Err(exec::ExecError::SpawnFailed(reason))),
+        };
+        self.events.exec(&ExecRecord {
+            program: program.name,
+            path: program.path.display().to_string(),
+            args: command.args,
+            status: outcome.status,
+            timed_out: outcome.timed_out,
+            duration_ms: outcome.duration.as_millis() as u64,
+        });
+        Ok(Ok(exec::ExecOutput {
+            status: outcome.status,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+            timed_out: outcome.timed_out,
+        }))
+    }
+}
+
+impl StageState {
+    fn deny(&self, denial: Denial) -> exec::ExecError {
+        self.events.denied(&denial);
+        exec::ExecError::NotGranted(format!(
+            "`{}` is not granted to this stage (missing `{}`)",
+            denial.asked, denial.missing_grant
+        ))
+    }
+}
+
+impl super::bindings::types::Host for StageState {}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo".into(), 2), "h…");
+        assert_eq!(truncate("short".into(), 10), "short");
+    }
+}

@@ -1,0 +1,149 @@
+//! Stage limits: the memory ceiling and the wall-clock timeout, and the
+//! parsers for how they are written (`"256 MiB"`, `"2m"`).
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// The memory a stage gets when its pipeline sets none: 512 MiB.
+pub const DEFAULT_MEMORY: u64 = 512 * 1024 * 1024;
+
+/// How long a stage may run when its pipeline sets no timeout: 10 minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The resources one stage may use.
+///
+/// The default is [`DEFAULT_MEMORY`] and [`DEFAULT_TIMEOUT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StageLimits {
+    /// The most linear memory the stage may hold, in bytes; never 0.
+    pub memory: u64,
+    /// How long the stage may run before it is stopped; never 0.
+    #[serde(serialize_with = "serialize_duration")]
+    pub timeout: Duration,
+}
+
+impl Default for StageLimits {
+    fn default() -> Self {
+        Self {
+            memory: DEFAULT_MEMORY,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Writes a duration the way a pipeline file does (`"2m"`).
+fn serialize_duration<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_duration(*duration))
+}
+
+/// Parses a memory size such as `"256 MiB"`, `"64MB"` or `"1 GiB"` into
+/// bytes.
+///
+/// Binary (`KiB`, `MiB`, `GiB`) and decimal (`KB`, `MB`, `GB`) units are both
+/// accepted, in any case; a unit is required, since a bare number is almost
+/// always a mistake for megabytes.
+///
+/// # Errors
+///
+/// Returns why the text is not a positive size.
+pub(super) fn parse_memory(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    if text.chars().all(|c| c.is_ascii_digit()) {
+        return Err("it has no unit".to_owned());
+    }
+    if !text.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err("it does not start with a number".to_owned());
+    }
+    let bytes = text
+        .parse::<bytesize::ByteSize>()
+        .map_err(|_| "it is not a number followed by a unit".to_owned())?
+        .as_u64();
+    match bytes {
+        0 => Err("it is zero".to_owned()),
+        u64::MAX => Err("it is too large".to_owned()),
+        bytes => Ok(bytes),
+    }
+}
+
+/// Parses a duration such as `"90s"`, `"2m"` or `"1h 30m"`.
+///
+/// # Errors
+///
+/// Returns why the text is not a positive duration.
+pub(super) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("it is zero".to_owned());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn memory_sizes_accept_binary_and_decimal_units() {
+        assert_eq!(parse_memory("256 MiB"), Ok(256 * MIB));
+        assert_eq!(parse_memory("64MB"), Ok(64_000_000));
+        assert_eq!(parse_memory("1 GiB"), Ok(1024 * MIB));
+        assert_eq!(parse_memory("1.5 gib"), Ok(1536 * MIB));
+        assert_eq!(parse_memory(" 512 KiB "), Ok(512 * 1024));
+    }
+
+    #[test]
+    fn memory_sizes_reject_zero_garbage_and_bare_numbers() {
+        assert_eq!(parse_memory("0 MiB"), Err("it is zero".to_owned()));
+        assert_eq!(parse_memory("512"), Err("it has no unit".to_owned()));
+        assert_eq!(parse_memory(""), Err("it is empty".to_owned()));
+        let not_a_number = Err("it does not start with a number".to_owned());
+        assert_eq!(parse_memory("lots"), not_a_number);
+        assert_eq!(parse_memory("-1 MiB"), not_a_number);
+        let bad_unit = Err("it is not a number followed by a unit".to_owned());
+        assert_eq!(parse_memory("12 parsecs"), bad_unit);
+        assert_eq!(parse_memory("1e9 B"), bad_unit);
+        assert_eq!(
+            parse_memory("99999999999 EiB"),
+            Err("it is too large".to_owned())
+        );
+    }
+
+    #[test]
+    fn timeouts_use_humantime_syntax() {
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn timeouts_reject_zero_and_garbage() {
+        assert_eq!(parse_timeout("0s"), Err("it is zero".to_owned()));
+        assert_eq!(parse_timeout("0"), Err("it is zero".to_owned()));
+        assert!(parse_timeout("2 fortnights").is_err());
+        assert!(parse_timeout("soon").is_err());
+        assert!(parse_timeout("10").is_err());
+    }
+
+    #[test]
+    fn limits_default_to_512_mib_and_ten_minutes() {
+        let limits = StageLimits::default();
+        assert_eq!(limits.memory, 512 * MIB);
+        assert_eq!(limits.timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn limits_serialize_the_timeout_as_written() {
+        let limits = StageLimits {
+            memory: 64 * MIB,
+            timeout: Duration::from_secs(120),
+        };
+        let json = serde_json::to_string(&limits).expect("serializes");
+        assert_eq!(json, r#"{"memory":67108864,"timeout":"2m"}"#);
+    }
+}

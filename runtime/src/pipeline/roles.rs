@@ -1,0 +1,132 @@
+//! The roles file: which identities hold which roles.
+//!
+//! ```toml
+//! [identity.officer]
+//! roles = ["SECURITY_OFFICER"]
+//! [identity.dev]
+//! roles = ["DEVELOPER"]
+//! ```
+//!
+//! An approval gate names a role; `gantry approve --as <identity>` is
+//! accepted only for an identity that holds it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::error::{PipelineError, Scope};
+use super::model::RawRoles;
+use super::parse::parse_toml;
+
+/// Identities and the roles each holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Roles {
+    identities: BTreeMap<String, Vec<String>>,
+}
+
+impl Roles {
+    /// The roles `identity` holds, or `None` for an identity the file does
+    /// not list.
+    pub fn roles_of(&self, identity: &str) -> Option<&[String]> {
+        self.identities.get(identity).map(Vec::as_slice)
+    }
+
+    /// Whether `identity` is listed and holds `role`.
+    pub fn has_role(&self, identity: &str, role: &str) -> bool {
+        self.roles_of(identity)
+            .is_some_and(|roles| roles.iter().any(|r| r == role))
+    }
+
+    /// The identities holding `role`, in name order.
+    pub fn holders<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.identities
+            .iter()
+            .filter(move |(_, roles)| roles.iter().any(|r| r == role))
+            .map(|(identity, _)| identity.as_str())
+    }
+}
+
+/// Reads and validates a roles file.
+///
+/// # Errors
+///
+/// Returns [`PipelineError`] when the file cannot be read, is not valid
+/// TOML, has unknown keys, or lists an empty role name.
+pub fn load_roles(path: &Path) -> Result<Roles, PipelineError> {
+    read_roles(path, path.display().to_string())
+}
+
+/// Reads a roles file, naming it `display` in messages.
+pub(super) fn read_roles(path: &Path, display: String) -> Result<Roles, PipelineError> {
+    let source = super::read_source(path, display)?;
+    let raw: RawRoles = parse_toml(&source)?;
+    let top = Scope::file(&source);
+
+    let mut identities = BTreeMap::new();
+    for (identity, entry) in raw.identity {
+        let key = format!("identity.{identity}.roles");
+        let roles = entry.into_inner().roles;
+        if let Some(empty) = roles.iter().find(|role| role.get_ref().trim().is_empty()) {
+            let at = top.at(empty.span(), &key);
+            return Err(PipelineError::Empty {
+                at,
+                what: "a role name",
+            });
+        }
+        let roles = roles.into_iter().map(|role| role.into_inner()).collect();
+        identities.insert(identity, roles);
+    }
+    Ok(Roles { identities })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(text: &str) -> Result<Roles, PipelineError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("roles.toml");
+        std::fs::write(&path, text).expect("write roles");
+        load_roles(&path)
+    }
+
+    #[test]
+    fn identities_hold_the_roles_listed_for_them() {
+        let roles = roles(
+            "[identity.officer]\nroles = [\"SECURITY_OFFICER\"]\n\
+             [identity.dev]\nroles = [\"DEVELOPER\"]\n",
+        )
+        .expect("valid roles file");
+        assert!(roles.has_role("officer", "SECURITY_OFFICER"));
+        assert!(!roles.has_role("dev", "SECURITY_OFFICER"));
+        assert!(!roles.has_role("nobody", "DEVELOPER"));
+        assert_eq!(roles.roles_of("dev"), Some(&["DEVELOPER".to_owned()][..]));
+        assert_eq!(roles.roles_of("nobody"), None);
+        assert_eq!(
+            roles.holders("SECURITY_OFFICER").collect::<Vec<_>>(),
+            ["officer"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_a_roles_file_are_refused_with_their_line() {
+        let error = roles("[identity.dev]\nroles = [\"DEVELOPER\"]\npublic-key = \"x\"\n")
+            .expect_err("unknown key");
+        let text = error.to_string();
+        assert!(
+            text.contains(":3: `identity.dev`: unknown key `public-key`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_role_names_are_refused() {
+        let error = roles("[identity.dev]\nroles = [\"\"]\n").expect_err("empty role");
+        let text = error.to_string();
+        assert!(
+            text.contains(":2: `identity.dev.roles`: a role name may not be empty"),
+            "{text}"
+        );
+    }
+}

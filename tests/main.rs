@@ -1,0 +1,3 @@
+//! End-to-end tests of the `gantry` binary and library on real pipelines.
+
+mod ui;
