@@ -318,7 +318,10 @@ fn unreadable_pipeline_file_is_named_in_the_error() {
 fn resolved_grants_serialize_for_the_audit_trail() -> Result<()> {
     let spec = pipeline::load(Path::new("../tests/ui/good.toml"))?;
     let whole = serde_json::to_value(&spec)?;
-    assert_eq!(whole["mounts"]["osv"], serde_json::json!(spec.mounts.values().next()));
+    assert_eq!(
+        whole["mounts"]["osv"],
+        serde_json::json!(spec.mounts.values().next())
+    );
     let json = serde_json::to_value(spec.stage("scan").context("scan")?)?;
     let grants = &json["kind"]["plugin"]["grants"];
     assert_eq!(grants["read"][1]["grant"], "mount:osv");

@@ -103,6 +103,7 @@ fn now() -> String {
 fn one_line(packet: &Packet) -> String {
     let subject = match &packet.assessment.image {
         Some(image) => format!("{}:{}", image.name, image.version),
+        None if packet.assessment.system.is_empty() => "an unnamed release".to_owned(),
         None => packet.assessment.system.clone(),
     };
     format!("packet for {subject}: {}", summary::status_line(packet))

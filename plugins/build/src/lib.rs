@@ -169,6 +169,13 @@ fn check_config(config: &BuildConfig) -> Result<Vec<u32>, StageError> {
                 "must be a relative path inside the workspace",
             ));
         }
+        if !is_image_path(&file.dest) {
+            let key = format!("files[{position}].dest");
+            return Err(config::invalid(
+                &key,
+                "must name a file in the image, without `..`",
+            ));
+        }
         let mode = parse_mode(&file.mode)
             .ok_or_else(|| config::invalid(&format!("files[{position}].mode"), MODE_PROBLEM))?;
         modes.push(mode);
@@ -195,6 +202,20 @@ fn is_inside_workspace(path: &str) -> bool {
         && path
             .components()
             .all(|part| matches!(part, Component::Normal(_) | Component::CurDir))
+}
+
+/// True for a path in the image, absolute or not, with no `..`.
+fn is_image_path(path: &str) -> bool {
+    let parts = Path::new(path).components();
+    let mut names = 0;
+    for part in parts {
+        match part {
+            Component::Normal(_) => names += 1,
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => return false,
+        }
+    }
+    names > 0
 }
 
 /// Reads each file from the workspace for the layer.
@@ -267,6 +288,8 @@ mod tests {
         assert!(invalid(&bad_mode).starts_with("`files[0].mode`"));
         let climbing = with(r#""src": "target"#, r#""src": "../target"#);
         assert!(invalid(&climbing).starts_with("`files[0].src`"));
+        let escaping = with(r#""dest": "app/"#, r#""dest": "/../app/"#);
+        assert!(invalid(&escaping).starts_with("`files[0].dest`"));
         let bad_name = with(
             r#""name": "contact-tracing""#,
             r#""name": "Contact Tracing""#,

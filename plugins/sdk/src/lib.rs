@@ -25,8 +25,8 @@
 //! ([`input`]), running granted programs ([`exec`]), logging ([`log`]) and
 //! writing its outputs ([`out`]).
 
-// Lets the generated `export!` macro name this crate the same way from here
-// and from the plugins that use it.
+// The bindings name their runtime `gantry_plugin_sdk::rt`, a path that must
+// resolve both here and in the plugins where `export!` expands.
 extern crate self as gantry_plugin_sdk;
 
 pub mod config;

@@ -80,8 +80,9 @@ impl Guest for Test {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             kind: StageKind::Test,
             config_schema: CONFIG_SCHEMA.to_owned(),
+            // The test command runs on the host, in the workspace; the
+            // plugin itself reads nothing and writes only `/out`.
             wants: Capabilities {
-                read: vec!["/workspace".to_owned()],
                 exec: vec!["cargo".to_owned()],
                 ..Capabilities::none()
             },

@@ -160,3 +160,11 @@ fn data_problems_of_scanned_packages_are_reported() {
     let other = scan_lockfiles(&index, &[one_package_lock("b", "1.0.0")]);
     assert!(other.problems.is_empty());
 }
+
+#[test]
+fn findings_json_uses_kebab_case_keys() {
+    let json = scan_app().to_json().unwrap();
+    assert!(json.contains("\"fixed-in\": \"1.6.1\""), "{json}");
+    let back: FindingsReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, scan_app());
+}
