@@ -1,5 +1,10 @@
 //! End-to-end tests of the `gantry` binary and library on real pipelines.
 
+mod audit;
+mod demo;
+mod gate;
 mod plugin_crates;
+mod plugins;
+mod sandbox;
 mod support;
 mod ui;

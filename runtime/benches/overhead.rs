@@ -144,11 +144,10 @@ fn process_start() -> anyhow::Result<()> {
     let pipeline = write_noop_pipeline(scratch.path(), 10)?;
     let state = scratch.path().join("state");
 
-    let baseline = median(
-        &mut (0..20)
-            .map(|_| spawn_time("true", &[]))
-            .collect::<Result<_, _>>()?,
-    );
+    let mut spawns = (0..20)
+        .map(|_| spawn_time("true", &[]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let baseline = median(&mut spawns);
     let cold = run_gantry(&state, &pipeline)?;
     let mut warm_runs = Vec::new();
     for _ in 0..5 {

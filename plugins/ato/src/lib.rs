@@ -11,6 +11,9 @@
 //! `/out/assessment-results.json` (OSCAL 1.1.2 assessment results) and
 //! `/out/summary.md`. Its verdict is always `pass`: the approval gate after
 //! it is where a person decides.
+//!
+//! TODO(#4): the POA&M (`poam.json`), an HTML summary, and validation of
+//! the OSCAL output against its schema.
 
 mod inputs;
 mod summary;

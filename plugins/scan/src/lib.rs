@@ -17,7 +17,8 @@
 //! findings, when any finding is at or above `fail-on`.
 //!
 //! TODO(#4): query the OSV API when the stage is granted network access,
-//! apply a licence policy, and write SPDX and SARIF as well.
+//! apply a licence policy, and write `sbom.spdx.json` (SPDX 2.3) and
+//! `findings.sarif` (SARIF 2.1) as well.
 
 mod config;
 mod outcome;

@@ -353,19 +353,26 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
             path.display()
         );
     }
-    match crate::audit::verify(path) {
+    let state_dir = path.parent().unwrap_or(Path::new("."));
+    match crate::engine::verify_trail(state_dir) {
         Ok(summary) => {
             if json {
-                print_json(&json!({ "intact": true, "summary": format!("{summary:?}") }));
+                print_json(&json!({ "intact": true, "summary": summary }));
             }
-            eprintln!("audit log `{}` is intact: {summary:?}", path.display());
+            eprintln!(
+                "audit log `{}` is intact: {} lines, head {}; {} recorded heads found",
+                path.display(),
+                summary.chain.lines,
+                summary.chain.head,
+                summary.heads_checked
+            );
             Ok(0)
         }
         Err(err) => {
             if json {
-                print_json(&json!({ "intact": false, "error": err.to_string() }));
+                print_json(&json!({ "intact": false, "error": err }));
             }
-            eprintln!("audit log `{}` is broken: {err}", path.display());
+            eprintln!("{err}");
             Ok(1)
         }
     }

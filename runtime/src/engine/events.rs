@@ -83,10 +83,12 @@ impl StageRecorder {
 
 impl DenialSink for StageRecorder {
     fn denied(&self, denial: &Denial) {
+        // `asked` is whatever the plugin sent: quoted and escaped, so that
+        // it cannot write terminal escapes or fake lines to stderr.
         tracing::warn!(
             run = %self.run, stage = %self.stage, plugin = %self.plugin,
-            capability = denial.capability, asked = %denial.asked,
-            missing_grant = %denial.missing_grant,
+            capability = denial.capability, asked = ?denial.asked,
+            missing_grant = ?denial.missing_grant,
             "request denied"
         );
         let fields = json!({
@@ -108,13 +110,16 @@ impl StageEvents for StageRecorder {
             .map(|(k, v)| format!("{k}={v:?}"))
             .collect::<Vec<_>>()
             .join(" ");
+        // The message and keys are the plugin's: a line break or escape in
+        // them must not forge a line on, or rewrite, the operator's terminal.
+        let text = escape_controls(&format!("{message} {fields_text}"));
         let (run, stage, plugin) = (&self.run, &self.stage, &self.plugin);
         match level {
-            LogLevel::Trace => tracing::trace!(%run, %stage, %plugin, "{message} {fields_text}"),
-            LogLevel::Debug => tracing::debug!(%run, %stage, %plugin, "{message} {fields_text}"),
-            LogLevel::Info => tracing::info!(%run, %stage, %plugin, "{message} {fields_text}"),
-            LogLevel::Warn => tracing::warn!(%run, %stage, %plugin, "{message} {fields_text}"),
-            LogLevel::Error => tracing::error!(%run, %stage, %plugin, "{message} {fields_text}"),
+            LogLevel::Trace => tracing::trace!(%run, %stage, %plugin, "{text}"),
+            LogLevel::Debug => tracing::debug!(%run, %stage, %plugin, "{text}"),
+            LogLevel::Info => tracing::info!(%run, %stage, %plugin, "{text}"),
+            LogLevel::Warn => tracing::warn!(%run, %stage, %plugin, "{text}"),
+            LogLevel::Error => tracing::error!(%run, %stage, %plugin, "{text}"),
         }
         let fields: serde_json::Map<_, _> = fields
             .iter()
@@ -136,5 +141,32 @@ impl StageEvents for StageRecorder {
         }
         self.write_log(LogLevel::Info, "ran a program", fields.clone());
         self.audit("exec", fields);
+    }
+}
+
+/// Writes each control character as its escape (`\n`, `\u{1b}`).
+fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        let forged = "done\n2026-01-01 WARN forged \u{1b}[2Jé";
+        assert_eq!(
+            escape_controls(forged),
+            "done\\n2026-01-01 WARN forged \\u{1b}[2Jé"
+        );
     }
 }

@@ -16,6 +16,7 @@ mod plugins;
 mod record;
 mod run;
 mod sandbox;
+mod trail;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,6 +29,7 @@ pub use self::record::{
     StageRecord, StageStatus,
 };
 pub use self::run::PreparedRun;
+pub use self::trail::{TrailSummary, verify_trail};
 
 use crate::audit::{AuditError, AuditLog};
 use crate::host::{HostError, PluginError, PluginHost};

@@ -411,14 +411,16 @@ fn settle_stage(
     record.summary = Some(sandbox::one_line(&output.summary));
     match output.verdict {
         Verdict::Pass => pass(record, "pass", None),
-        Verdict::NeedsReview(reason) => pass(record, "needs-review", Some(reason)),
+        Verdict::NeedsReview(reason) => {
+            pass(record, "needs-review", Some(sandbox::printable(&reason)))
+        }
         Verdict::Fail(reason) => {
             record.verdict = Some("fail".into());
             fail(
                 record,
                 StageStatus::Failed,
                 FailureKind::StageFailed,
-                reason,
+                sandbox::printable(&reason),
             )
         }
     }
@@ -432,13 +434,14 @@ fn pass(record: &mut StageRecord, verdict: &str, reason: Option<String>) -> Opti
 }
 
 fn stage_error(error: StageError) -> (FailureKind, String) {
-    match error {
+    let (kind, message) = match error {
         StageError::InvalidConfig(m) => {
             (FailureKind::Configuration, format!("invalid config: {m}"))
         }
         StageError::MissingInput(m) => (FailureKind::StageFailed, format!("missing input: {m}")),
         StageError::Internal(m) => (FailureKind::StageFailed, format!("stage error: {m}")),
-    }
+    };
+    (kind, sandbox::printable(&message))
 }
 
 fn stage_input(

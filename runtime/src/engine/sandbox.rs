@@ -192,10 +192,29 @@ pub(super) fn finding_record(finding: &Finding) -> FindingRecord {
     FindingRecord {
         id: finding.id.clone(),
         severity: severity_name(finding.severity).to_owned(),
-        package: finding.package.clone(),
-        title: finding.title.clone(),
-        fixed_in: finding.fixed_in.clone(),
+        package: printable(&finding.package),
+        title: printable(&finding.title),
+        fixed_in: finding.fixed_in.as_deref().map(printable),
     }
+}
+
+/// Plugin text made safe to print: control characters (terminal escapes,
+/// line breaks that would forge log lines) are shown escaped, and the text
+/// is cut at [`MAX_TEXT`] bytes.
+pub(super) fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len().min(MAX_TEXT));
+    for c in text.chars() {
+        if shown.len() >= MAX_TEXT {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 pub(super) fn severity_name(severity: Severity) -> &'static str {
@@ -277,6 +296,16 @@ mod tests {
         std::fs::write(out.path().join("x"), b"").unwrap();
         let err = check_output(out.path(), &output_with(vec![bad])).unwrap_err();
         assert!(err.contains("control characters"), "{err}");
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_and_cuts() {
+        assert_eq!(printable("fine"), "fine");
+        assert_eq!(
+            printable("a\x1b[2J\nWARN forged"),
+            "a\\u{1b}[2J\\nWARN forged"
+        );
+        assert!(printable(&"x".repeat(MAX_TEXT * 2)).len() <= MAX_TEXT + '…'.len_utf8());
     }
 
     #[test]

@@ -132,6 +132,10 @@ impl ExecPolicy {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        // If `gantry` itself is killed outright, the parent-death signal ends
+        // the program, but not programs it started in turn.
+        // TODO(#3): a subreaper or cgroup so that a SIGKILL of gantry takes
+        // the whole tree down.
         // SAFETY: the closure runs in the child between fork and exec and
         // only makes one async-signal-safe system call, prctl(2).
         unsafe {

@@ -192,7 +192,10 @@ mod tests {
             }],
             ..Sandbox::default()
         };
-        let err = sandbox.wasi_ctx().unwrap_err().to_string();
+        let Err(err) = sandbox.wasi_ctx() else {
+            panic!("a missing directory was preopened");
+        };
+        let err = err.to_string();
         assert!(err.contains("/nonexistent/gantry-grant"), "{err}");
         assert!(err.contains("/workspace"), "{err}");
     }

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use gantry::stage::exec;
-pub use gantry::stage::log;
-pub use gantry::stage::types;
+pub use self::gantry::stage::exec;
+pub use self::gantry::stage::log;
+pub use self::gantry::stage::types;

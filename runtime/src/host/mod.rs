@@ -235,9 +235,19 @@ fn settle<T>(
             asked,
         },
         None => StageFault::Trap {
-            message: format!("{trap:?}"),
+            message: trap_message(&trap),
         },
     })
+}
+
+/// What the plugin did, from the innermost cause: "wasm trap: wasm
+/// `unreachable` instruction executed". The outer layers are a wasm
+/// backtrace and, when `RUST_BACKTRACE` is set, the host's own stack:
+/// hundreds of lines naming host paths, which belong in a debug log, not in
+/// the run record.
+fn trap_message(trap: &wasmtime::Error) -> String {
+    tracing::debug!("plugin trap: {trap:?}");
+    trap.root_cause().to_string()
 }
 
 fn check_component_header(bytes: &[u8]) -> Result<(), String> {
