@@ -182,42 +182,90 @@ fn process_start() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo pipeline end to end (run to the gate, approve, resume), warm:
-/// the time spent in cargo and the tests (from the audit's `exec` events)
-/// against everything else, which is Gantry's share.
+/// The demo pipeline end to end (run to the gate, approve, resume): the
+/// time spent in cargo and the tests (from the audit's `exec` events)
+/// against everything else, which is Gantry's share. Measured twice: with
+/// the sample service built from clean (its own target directory, through a
+/// copy of the pipeline that grants `CARGO_TARGET_DIR`), and warm, where
+/// cargo has nothing to do and Gantry's fixed costs dominate.
 fn demo_share() -> anyhow::Result<()> {
-    println!("== demo pipeline, warm: Gantry's share of the wall time");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."));
-    let pipeline = root.join("pipelines/contact-tracing.toml");
-    let state = tempfile::tempdir()?;
-    // Warm the sample's own build and the compile cache first.
-    demo_once(state.path(), &pipeline)?;
-    let (wall, exec, peak) = demo_once(state.path(), &pipeline)?;
-    let share = wall.saturating_sub(exec).as_secs_f64() / wall.as_secs_f64();
-    println!("  wall {:>9}  in exec'd programs {:>9}", ms(wall), ms(exec));
-    println!(
-        "  Gantry's share {:.1} %  (target <= 2 %: {})   peak RSS {} (target <= 150 MiB: {})\n",
-        share * 100.0,
-        verdict(share <= 0.02),
-        mib(peak),
-        verdict(peak <= 150 * 1024)
-    );
+    println!("== demo pipeline: Gantry's share of the wall time");
+    let scratch = tempfile::tempdir()?;
+    let pipeline = clean_build_pipeline(scratch.path())?;
+    let state = scratch.path().join("state");
+    // Compile the plugins first: their one-time cost is measured above.
+    let inspect = Command::new(GANTRY)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("inspect")
+        .arg(&pipeline)
+        .output()?;
+    anyhow::ensure!(inspect.status.success(), "inspect failed");
+    for label in ["clean sample build", "nothing to build"] {
+        let (wall, exec, peak) = demo_once(&state, &pipeline, &scratch.path().join("target"))?;
+        let share = wall.saturating_sub(exec).as_secs_f64() / wall.as_secs_f64();
+        println!(
+            "  {label:<24} wall {:>10}  cargo and tests {:>10}  Gantry {:>5.1} %  peak RSS {}",
+            ms(wall),
+            ms(exec),
+            share * 100.0,
+            mib(peak)
+        );
+    }
+    println!("  targets: Gantry's share <= 2 % of a real build; peak RSS <= 150 MiB\n");
     Ok(())
 }
 
-fn demo_once(state: &Path, pipeline: &Path) -> anyhow::Result<(Duration, Duration, u64)> {
+/// The demo pipeline with absolute paths, written into `dir`, whose build
+/// and test stages also get `CARGO_TARGET_DIR`.
+fn clean_build_pipeline(dir: &Path) -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let pipelines = root.join("pipelines");
+    let text = std::fs::read_to_string(pipelines.join("contact-tracing.toml"))?;
+    let absolute = |relative: &str| format!("\"{}\"", pipelines.join(relative).display());
+    let text = text
+        .replace(
+            "\"../examples/contact-tracing\"",
+            &absolute("../examples/contact-tracing"),
+        )
+        .replace("\"data/osv\"", &absolute("data/osv"))
+        .replace("\"policy/cdc.toml\"", &absolute("policy/cdc.toml"))
+        .replace("\"roles.toml\"", &absolute("roles.toml"))
+        .replace(
+            "\"RUSTUP_TOOLCHAIN\"",
+            "\"RUSTUP_TOOLCHAIN\", \"CARGO_TARGET_DIR\"",
+        );
+    let path = dir.join("contact-tracing.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn demo_once(
+    state: &Path,
+    pipeline: &Path,
+    target: &Path,
+) -> anyhow::Result<(Duration, Duration, u64)> {
     let before = exec_time(state)?;
-    let first = run_gantry(state, pipeline)?;
+    let mut command = Command::new(GANTRY);
+    command
+        .arg("--state-dir")
+        .arg(state)
+        .arg("run")
+        .arg(pipeline);
+    let first = measure(command.env("CARGO_TARGET_DIR", target))?;
     let run = latest_run(state)?;
     let approve = Command::new(GANTRY)
         .arg("--state-dir")
         .arg(state)
         .args(["approve", &run, "--as", "officer"])
-        .stderr(Stdio::null())
-        .status()?;
-    anyhow::ensure!(approve.success(), "approve failed");
+        .output()?;
+    anyhow::ensure!(
+        approve.status.success(),
+        "approve failed: {}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
     let resumed = measure(
         Command::new(GANTRY)
             .arg("--state-dir")

@@ -618,7 +618,7 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, OciError> {
     let mut encoder = GzBuilder::new()
         .mtime(0)
         .operating_system(255)
-        .write(Vec::new(), Compression::best());
+        .write(Vec::new(), Compression::default());
     encoder.write_all(bytes).map_err(OciError::Layer)?;
     encoder.finish().map_err(OciError::Layer)
 }
