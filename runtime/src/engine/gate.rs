@@ -118,6 +118,7 @@ impl Session {
             json!({
                 "stage": stage_id, "identity": identity, "role": role, "reason": rejection,
                 "policy": record.pins.policy.as_ref().map(|p| json!({"id": p.id, "version": p.version})),
+                "outputs": reviewed_outputs(&record),
             }),
         )?;
         record.updated = timestamp_now();
@@ -221,6 +222,16 @@ fn waiting_stage(record: &RunRecord) -> Option<String> {
         .iter()
         .find(|s| s.status == StageStatus::AwaitingApproval)
         .map(|s| s.id.clone())
+}
+
+/// The output digest of every stage that ran before the gate: what the
+/// reviewer's decision is about.
+fn reviewed_outputs(record: &RunRecord) -> serde_json::Map<String, serde_json::Value> {
+    record
+        .stages
+        .iter()
+        .filter_map(|s| Some((s.id.clone(), s.output_digest.clone()?.into())))
+        .collect()
 }
 
 fn approvals(decisions: &[Decision]) -> u32 {
