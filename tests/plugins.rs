@@ -141,7 +141,7 @@ fn a_plugin_matching_its_pin_runs() -> anyhow::Result<()> {
 #[test]
 fn a_second_run_compiles_nothing() -> anyhow::Result<()> {
     let scratch = Scratch::new(&one_stage_pipeline(&noop_plugin(), ""))?;
-    let gantry = Gantry::new()?;
+    let gantry = Gantry::with_own_cache()?;
     assert_eq!(gantry.run(&["run", &scratch.pipeline()])?.code, 0);
     let before = cache_listing(gantry.state_dir())?;
     anyhow::ensure!(!before.is_empty(), "the first run cached nothing");
@@ -185,4 +185,31 @@ fn cache_listing(state: &Path) -> anyhow::Result<Vec<(String, u64, std::time::Sy
     }
     files.sort();
     Ok(files)
+}
+
+#[test]
+fn a_cache_dir_given_on_the_command_line_is_made_private_and_used() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let scratch = Scratch::new(&one_stage_pipeline(&noop_plugin(), ""))?;
+    let cache = tempfile::tempdir()?;
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o755))?;
+    let gantry = Gantry::with_own_cache()?;
+    let cache_arg = cache.path().display().to_string();
+    let ran = gantry.run(&["run", &scratch.pipeline(), "--cache-dir", &cache_arg])?;
+    assert_eq!(ran.code, 0, "{ran:?}");
+
+    let mode = std::fs::metadata(cache.path())?.permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o700,
+        "the cache holds native code: only its owner may use it"
+    );
+    anyhow::ensure!(
+        std::fs::read_dir(cache.path())?.count() > 0,
+        "nothing was cached"
+    );
+    let own = gantry.state_dir().join("cache");
+    let own_count = std::fs::read_dir(&own).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(own_count, 0, "the state dir's own cache was used instead");
+    Ok(())
 }

@@ -55,12 +55,30 @@ impl Ran {
 /// A state directory of its own for one test, removed at the end.
 pub struct Gantry {
     pub state: tempfile::TempDir,
+    /// Whether compiled plugins go to the cache every test shares.
+    shared_cache: bool,
+}
+
+/// The compiled-plugin cache the tests share, so that each plugin is
+/// compiled once per test run rather than once per test.
+pub fn shared_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gantry-plugin-cache")
 }
 
 impl Gantry {
+    /// A fresh state directory using the shared plugin cache.
     pub fn new() -> anyhow::Result<Gantry> {
         Ok(Gantry {
             state: tempfile::tempdir()?,
+            shared_cache: true,
+        })
+    }
+
+    /// A fresh state directory that caches plugins in its own `cache/`.
+    pub fn with_own_cache() -> anyhow::Result<Gantry> {
+        Ok(Gantry {
+            shared_cache: false,
+            ..Gantry::new()?
         })
     }
 
@@ -87,7 +105,11 @@ impl Gantry {
             .arg(self.state_dir())
             .args(args)
             .stdin(Stdio::null())
-            .env_remove("GANTRY_LOG");
+            .env_remove("GANTRY_LOG")
+            .env_remove("GANTRY_CACHE_DIR");
+        if self.shared_cache {
+            command.arg("--cache-dir").arg(shared_cache_dir());
+        }
         command
     }
 

@@ -57,6 +57,13 @@ pub struct Cli {
     )]
     state_dir: PathBuf,
 
+    /// Where compiled plugins are cached (native code: kept at mode 0700).
+    ///
+    /// Default: `cache/` in the state directory. Share one between state
+    /// directories, or keep it across CI jobs, to compile each plugin once.
+    #[arg(long, global = true, value_name = "DIR", env = "GANTRY_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+
     /// Print one JSON object on stdout instead of text for people.
     #[arg(long, global = true)]
     json: bool,
@@ -159,7 +166,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     {
         return output::audit_verify(&cli.state_dir.join("audit.jsonl"), json);
     }
-    let session = Session::open(&cli.state_dir)?;
+    let session = Session::open(&cli.state_dir, cli.cache_dir.as_deref())?;
     match &cli.command {
         Command::Run {
             pipeline,

@@ -52,6 +52,7 @@ impl Progress for Silent {}
 /// One command's hold on a state directory.
 pub struct Session {
     state: StateDir,
+    cache_dir: PathBuf,
     audit: Arc<Mutex<AuditLog>>,
     host: OnceLock<PluginHost>,
 }
@@ -59,15 +60,26 @@ pub struct Session {
 impl Session {
     /// Opens (creating if needed) and locks the state directory.
     ///
+    /// Compiled plugins are cached in `cache_dir` when given (created, or
+    /// narrowed, to mode 0700), else in the state directory's `cache/`.
+    ///
     /// # Errors
     ///
-    /// Fails when another process holds the lock, or the audit log is
-    /// unreadable.
-    pub fn open(state_dir: &Path) -> Result<Session, EngineError> {
+    /// Fails when another process holds the lock, the audit log is
+    /// unreadable, or the cache directory cannot be made private.
+    pub fn open(state_dir: &Path, cache_dir: Option<&Path>) -> Result<Session, EngineError> {
         let state = StateDir::open(state_dir)?;
+        let cache_dir = match cache_dir {
+            Some(dir) => {
+                crate::store::create_private_dir(dir)?;
+                dir.to_owned()
+            }
+            None => state.cache_dir(),
+        };
         let audit = AuditLog::open(&state.audit_path())?;
         Ok(Session {
             state,
+            cache_dir,
             audit: Arc::new(Mutex::new(audit)),
             host: OnceLock::new(),
         })
@@ -88,7 +100,7 @@ impl Session {
         if let Some(host) = self.host.get() {
             return Ok(host);
         }
-        let host = PluginHost::new(&self.state.cache_dir())?;
+        let host = PluginHost::new(&self.cache_dir)?;
         Ok(self.host.get_or_init(|| host))
     }
 

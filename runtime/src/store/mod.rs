@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 pub use files::{sha256_bytes, sha256_dir, sha256_file, sha256_path, write_atomic};
 pub use run_id::{RunId, timestamp_now};
-pub use state_dir::StateDir;
+pub use state_dir::{StateDir, create_private_dir};
 
 /// Everything that can go wrong in the state directory.
 #[derive(Debug, thiserror::Error)]

@@ -235,7 +235,12 @@ fn record_holder(file: &mut File) -> io::Result<()> {
 
 /// Creates `path` with mode 0700 if missing, and narrows it to 0700 if its
 /// mode lets anyone but its owner in.
-fn create_private_dir(path: &Path) -> Result<(), StoreError> {
+///
+/// # Errors
+///
+/// [`StoreError::Io`] naming the directory when it cannot be created or
+/// narrowed.
+pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
     DirBuilder::new()
         .recursive(true)
         .mode(CACHE_MODE)
