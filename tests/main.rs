@@ -3,6 +3,7 @@
 mod audit;
 mod demo;
 mod gate;
+mod hostile_inputs;
 mod plugin_crates;
 mod plugins;
 mod sandbox;

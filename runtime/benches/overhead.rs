@@ -394,8 +394,9 @@ fn spawn_time(program: &str, args: &[&str]) -> anyhow::Result<Duration> {
 }
 
 fn preopen(host: &Path, guest: &str, access: Access) -> Preopen {
+    // The host refuses a preopen that is not canonical, as a grant is.
     Preopen {
-        host: host.to_owned(),
+        host: std::fs::canonicalize(host).unwrap_or_else(|_| host.to_owned()),
         guest: guest.into(),
         access,
     }

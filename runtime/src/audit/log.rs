@@ -2,7 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -198,10 +198,13 @@ fn parse_event(raw: &[u8]) -> Result<Value, String> {
 /// missing.
 fn open_or_create(path: &Path) -> Result<File, AuditError> {
     let existed = fs::exists(path).map_err(|e| AuditError::io("inspect", path, e))?;
+    // Never through a symlink: events would be appended to whatever file
+    // it points at.
     let file = File::options()
         .read(true)
         .append(true)
         .create(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(path)
         .map_err(|e| AuditError::io("open", path, e))?;
     if !existed {
@@ -459,6 +462,19 @@ mod tests {
         assert_eq!(stages, ["s1", "s3"]);
         assert_eq!(read_events(&path, None).unwrap().len(), 5);
         assert!(read_events(&path, Some("run-c")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_log_that_is_a_symlink_is_refused_not_appended_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "").unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+
+        let err = AuditLog::open(&path).unwrap_err();
+        assert!(matches!(err, AuditError::Io { .. }), "{err}");
+        assert_eq!(fs::read(&victim).unwrap(), b"");
     }
 
     #[test]

@@ -273,9 +273,10 @@ fn init_logging() {
 
 /// Prints an error with its causes and returns its exit code.
 fn fail(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {err}");
+    // Messages quote values from pipeline files and plugins as written.
+    eprintln!("error: {}", output::terminal_safe(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", output::terminal_safe(&cause.to_string()));
     }
     let code = match err.downcast_ref::<EngineError>() {
         Some(engine) => engine.exit_code(),

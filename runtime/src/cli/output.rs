@@ -372,7 +372,8 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
             if json {
                 print_json(&json!({ "intact": false, "error": err }));
             }
-            eprintln!("{err}");
+            // It quotes lines of the log and fields of run records.
+            eprintln!("{}", terminal_safe(&err));
             Ok(1)
         }
     }
@@ -385,6 +386,36 @@ fn word<T: serde::Serialize>(status: T) -> String {
         .unwrap_or_default()
 }
 
+/// Text from outside gantry (a plugin's file, a value in a user's file)
+/// made safe to print whole: line breaks and tabs are kept, every other
+/// control character and invisible reordering one is shown escaped, so it
+/// cannot rewrite, hide or reorder what the terminal shows.
+pub fn terminal_safe(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && c != '\t' && crate::pipeline::is_deceptive_char(c) {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 fn print_json(value: &serde_json::Value) {
     println!("{value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn terminal_safe_text_keeps_lines_and_escapes_the_rest() {
+        let summary = "# ATO\n\tall good\u{1b}[8m\nhidden\u{202e}txt";
+        assert_eq!(
+            terminal_safe(summary),
+            "# ATO\n\tall good\\u{1b}[8m\nhidden\\u{202e}txt"
+        );
+    }
 }

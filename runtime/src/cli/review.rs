@@ -5,8 +5,9 @@
 //! hold the gate's role and, where self-approval is forbidden, must not be
 //! the initiator. An empty answer leaves the run waiting.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
+use super::output;
 use crate::engine::{Progress, RunRecord, RunStatus, Session, StageStatus};
 
 /// Asks for a review of `record` and, when approved, drives the run on.
@@ -85,10 +86,24 @@ fn show_summary(session: &Session, record: &RunRecord) {
         eprintln!("(no stage wrote a `summary` artifact to review)");
         return;
     };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => eprintln!("\n{text}"),
+    // The plugin wrote this file: it may hold escapes that would hide or
+    // fake what the reviewer is about to approve, and may be huge.
+    match read_start(&path, MAX_SUMMARY) {
+        Ok(text) => eprintln!("\n{}", output::terminal_safe(&text)),
         Err(err) => eprintln!("(failed to read `{}`: {err})", path.display()),
     }
+}
+
+/// The most of a summary shown at the gate.
+const MAX_SUMMARY: u64 = 256 * 1024;
+
+/// The first `max` bytes of a file, as text.
+fn read_start(path: &std::path::Path, max: u64) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max)
+        .read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Prompts on stderr and reads one trimmed line; `None` for an empty line

@@ -82,12 +82,13 @@ impl Session {
         let Some(stage_id) = waiting_stage(&record) else {
             return Err(EngineError::NotAwaiting {
                 run: run.clone(),
-                status: status_word(record.status),
+                status: not_waiting_status(&record),
             });
         };
         // The pipeline as it is now, which the pin check proves is the one
         // the run started with.
         let spec = self.check_unchanged(&record)?;
+        self.check_trail_holds(&record)?;
         let Some(StageKind::Approval(gate)) = spec.stage(&stage_id).map(|s| &s.kind) else {
             return Err(EngineError::NotAwaiting {
                 run: run.clone(),
@@ -222,6 +223,17 @@ fn waiting_stage(record: &RunRecord) -> Option<String> {
         .iter()
         .find(|s| s.status == StageStatus::AwaitingApproval)
         .map(|s| s.id.clone())
+}
+
+/// What a run not waiting at a gate is doing, for the refusal. A run whose
+/// gate has all its approvals still says `awaiting-approval` until resumed.
+fn not_waiting_status(record: &RunRecord) -> String {
+    match record.status {
+        RunStatus::AwaitingApproval => {
+            "approved at its gate; `gantry resume` continues it".to_owned()
+        }
+        status => status_word(status),
+    }
 }
 
 /// The output digest of every stage that ran before the gate: what the

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{EngineError, Session, plugins};
+use super::{EngineError, Session, plugins, sandbox};
 use crate::grants::{Denial, DenialSink};
 use crate::host::bindings::types::{Capabilities, StageKind as PluginKind};
 use crate::host::{ExecRecord, LogLevel, StageEvents};
@@ -140,9 +140,11 @@ fn described(info: crate::host::bindings::types::PluginInfo) -> Described {
         env,
         net,
     } = info.wants;
+    // What a plugin says of itself is printed for the people deciding
+    // whether to trust it: it must not be able to hide what follows.
     Described {
-        name: info.name,
-        version: info.version,
+        name: sandbox::printable(&info.name),
+        version: sandbox::printable(&info.version),
         kind: kind.to_owned(),
         wants: Wants {
             read,
@@ -160,11 +162,36 @@ struct Unheard;
 
 impl DenialSink for Unheard {
     fn denied(&self, denial: &Denial) {
-        tracing::warn!(capability = denial.capability, asked = %denial.asked, "denied in describe");
+        tracing::warn!(capability = denial.capability, asked = ?denial.asked, "denied in describe");
     }
 }
 
 impl StageEvents for Unheard {
     fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
     fn exec(&self, _record: &ExecRecord) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_plugin_says_of_itself_cannot_write_terminal_escapes() {
+        let info = crate::host::bindings::types::PluginInfo {
+            name: "scan\u{1b}[8m".into(),
+            version: "1.0\n  write    (none)".into(),
+            kind: PluginKind::Custom,
+            config_schema: "{}".into(),
+            wants: Capabilities {
+                read: Vec::new(),
+                write: Vec::new(),
+                exec: Vec::new(),
+                env: Vec::new(),
+                net: Vec::new(),
+            },
+        };
+        let described = described(info);
+        assert_eq!(described.name, "scan\\u{1b}[8m");
+        assert_eq!(described.version, "1.0\\n  write    (none)");
+    }
 }

@@ -110,7 +110,15 @@ impl Session {
     ///
     /// Fails when the run does not exist or its record is unreadable.
     pub fn load_run(&self, run: &RunId) -> Result<RunRecord, EngineError> {
-        Ok(self.state.load_run(run)?)
+        let record: RunRecord = self.state.load_run(run)?;
+        // A record copied from another run's directory would have this
+        // run's approvals recorded, and saved, under the other's id.
+        if record.id != *run {
+            let problem = format!("it is the record of run {}", record.id);
+            let run = run.clone();
+            return Err(EngineError::DamagedRecord { run, problem });
+        }
+        Ok(record)
     }
 
     /// Every run in the state directory, oldest first.
@@ -212,6 +220,37 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A run record that does not belong to its run, or not to its
+    /// pipeline.
+    #[error(
+        "the record of run {run} is damaged: {problem}\n  hint: it was edited or corrupted; \
+         start a new run with `gantry run`"
+    )]
+    DamagedRecord { run: RunId, problem: String },
+    /// The audit log lost lines that a run recorded the hash of.
+    #[error(
+        "run {run} cannot go on: the audit log no longer holds chain head {head}, recorded \
+         after stage `{stage}`: lines were removed from its end\n  hint: `gantry audit verify` \
+         checks the whole trail"
+    )]
+    TrailCut {
+        run: RunId,
+        stage: String,
+        head: String,
+    },
+    /// A grant that would let a plugin into the state directory or the
+    /// compiled-plugin cache.
+    #[error(
+        "stage `{stage}` grants `{grant}`, which holds or lies inside `{}`, where gantry keeps \
+         run records, the audit trail and compiled plugins: the plugin could rewrite them\n  \
+         hint: use a --state-dir and --cache-dir outside every directory a stage is granted",
+        dir.display()
+    )]
+    GrantReachesState {
+        stage: String,
+        grant: String,
+        dir: PathBuf,
+    },
     #[error("a previous failure left the audit log unusable in this process")]
     Poisoned,
     #[error("an audit event was lost while the stage ran: {message}")]
@@ -222,7 +261,10 @@ impl EngineError {
     /// The exit code this error calls for (see `gantry --help`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Audit(_) | EngineError::Poisoned | EngineError::AuditLost { .. } => 1,
+            EngineError::Audit(_)
+            | EngineError::Poisoned
+            | EngineError::AuditLost { .. }
+            | EngineError::TrailCut { .. } => 1,
             _ => 2,
         }
     }

@@ -1,7 +1,7 @@
 //! Starting, driving and resuming runs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +37,7 @@ impl Session {
     /// stage component, or a state directory that cannot be written.
     pub fn prepare(&self, pipeline: &Path, initiator: &str) -> Result<PreparedRun, EngineError> {
         let spec = pipeline::load(pipeline)?;
+        self.check_state_out_of_reach(&spec)?;
         let (plugins, plugin_pins) = self.load_plugins(&spec)?;
         let pins = Pins::compute(&spec, plugin_pins)?;
 
@@ -122,6 +123,8 @@ impl Session {
             });
         }
         let spec = self.check_unchanged(&record)?;
+        self.check_state_out_of_reach(&spec)?;
+        self.check_trail_holds(&record)?;
         let (plugins, _) = self.load_plugins(&spec)?;
         self.audit(
             run,
@@ -158,7 +161,38 @@ impl Session {
                 changes,
             });
         }
+        check_stage_records(record, &spec)?;
         Ok(spec)
+    }
+
+    /// Refuses a pipeline that grants a stage the state directory or the
+    /// compiled-plugin cache, or a directory holding either: its plugin
+    /// could forge run records and approvals, cut the audit trail, or plant
+    /// native code the host runs.
+    fn check_state_out_of_reach(&self, spec: &PipelineSpec) -> Result<(), EngineError> {
+        let kept: Vec<PathBuf> = [self.state.root(), self.cache_dir.as_path()]
+            .into_iter()
+            .filter_map(|dir| std::fs::canonicalize(dir).ok())
+            .collect();
+        for stage in &spec.stages {
+            let Some(plugin) = stage.plugin() else {
+                continue;
+            };
+            for grant in plugin.grants.read.iter().chain(&plugin.grants.write) {
+                let Some(host) = grant.host_path() else {
+                    continue;
+                };
+                let overlap = |dir: &&PathBuf| host.starts_with(dir) || dir.starts_with(host);
+                if let Some(dir) = kept.iter().find(overlap) {
+                    return Err(EngineError::GrantReachesState {
+                        stage: stage.id.to_string(),
+                        grant: grant.as_written(),
+                        dir: dir.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records that the process was stopped while driving `run`: the
@@ -230,20 +264,21 @@ impl Session {
         let plugin = run.plugins[&id].clone();
         let run_id = run.record.id.clone();
         let stage_dir = self.state.stage_dir(&run_id, &id);
-        let out = fresh_dir(&stage_dir.join("out"))?;
+        let out = fresh_stage_dir(&stage_dir)?;
 
         let upstream = sandbox::upstream_plugin_stages(&run.spec, stage);
+        // Canonical, as every directory a sandbox preopens must be.
         let dirs = StageDirs {
             out: out.clone(),
             upstream: upstream
                 .iter()
                 .map(|s| {
                     let id = s.id.to_string();
-                    let dir = self.state.stage_dir(&run_id, &id).join("out");
-                    (id, dir)
+                    let dir = canonical(&self.state.stage_dir(&run_id, &id).join("out"))?;
+                    Ok((id, dir))
                 })
-                .collect(),
-            registry: &self.state.registry_dir(),
+                .collect::<Result<_, EngineError>>()?,
+            registry: &canonical(&self.state.registry_dir())?,
         };
         let sandbox = sandbox::sandbox_for(&run.spec, plugin_stage, &dirs);
         let limits = Limits {
@@ -379,7 +414,7 @@ fn settle_stage(
                 record,
                 StageStatus::Faulted,
                 FailureKind::PluginFault,
-                fault.to_string(),
+                sandbox::printable(&fault.to_string()),
             );
         }
         Ok(Err(error)) => {
@@ -391,7 +426,9 @@ fn settle_stage(
     let (artifacts, digest) = match sandbox::check_output(out, &output) {
         Ok(checked) => checked,
         Err(why) => {
-            let message = format!("the plugin returned malformed output: {why}");
+            // `why` quotes what the plugin returned.
+            let message =
+                sandbox::printable(&format!("the plugin returned malformed output: {why}"));
             return fail(
                 record,
                 StageStatus::Faulted,
@@ -487,17 +524,57 @@ fn pending_record(stage: &StageSpec, pins: &Pins) -> StageRecord {
     StageRecord::pending(stage.id.as_str(), plugin, pin.map(|p| p.digest.clone()))
 }
 
-/// Empties `dir` (left over from an interrupted attempt) and recreates it.
-fn fresh_dir(dir: &Path) -> Result<std::path::PathBuf, EngineError> {
-    let io = |source| EngineError::Io {
+/// Empties a stage's directory (left over from an interrupted attempt) and
+/// returns its new, canonical `out/`.
+///
+/// Whatever an earlier attempt left is removed first, symlinks included
+/// (never followed): the log and output files written here would otherwise
+/// be written through a link planted in the state dir.
+fn fresh_stage_dir(stage_dir: &Path) -> Result<PathBuf, EngineError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| EngineError::Io { path, source }
+    };
+    let stages = stage_dir.parent().unwrap_or(stage_dir);
+    if std::fs::symlink_metadata(stages).is_ok_and(|meta| meta.is_symlink()) {
+        let planted = std::io::Error::other("it is a symlink, which gantry never makes");
+        return Err(io(stages)(planted));
+    }
+    match std::fs::symlink_metadata(stage_dir) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(stage_dir).map_err(io(stage_dir))?,
+        Ok(_) => std::fs::remove_file(stage_dir).map_err(io(stage_dir))?,
+        Err(_) => {}
+    }
+    let out = stage_dir.join("out");
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    std::fs::canonicalize(&out).map_err(io(&out))
+}
+
+/// The canonical form of a directory the host made.
+fn canonical(dir: &Path) -> Result<PathBuf, EngineError> {
+    std::fs::canonicalize(dir).map_err(|source| EngineError::Io {
         path: dir.to_owned(),
         source,
-    };
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(io)?;
+    })
+}
+
+/// Checks that a run's record has one stage record per stage of its
+/// pipeline, in execution order, as [`Session::prepare`] wrote it; the
+/// engine relies on finding each.
+fn check_stage_records(record: &RunRecord, spec: &PipelineSpec) -> Result<(), EngineError> {
+    let expected: Vec<&str> = spec
+        .execution_order()
+        .into_iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    let recorded: Vec<&str> = record.stages.iter().map(|s| s.id.as_str()).collect();
+    if recorded == expected {
+        return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(io)?;
-    std::fs::canonicalize(dir).map_err(io)
+    Err(EngineError::DamagedRecord {
+        run: record.id.clone(),
+        problem: format!("it lists stages {recorded:?}, but its pipeline has {expected:?}"),
+    })
 }
 
 /// Keeps what the plugin printed beside its log, when it printed anything.

@@ -5,11 +5,12 @@
 //! stay inside its `/out`, names must be printable and short, and the whole
 //! output directory must hash (no symlinks or special files in it).
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::grants::{Access, Preopen, Program, Sandbox};
-use crate::host::bindings::types::{Artifact, Finding, Severity, StageOutput};
-use crate::pipeline::{GrantPath, PipelineSpec, PluginStage, StageSpec};
+use crate::host::bindings::types::{Artifact, Finding, Severity, StageOutput, Verdict};
+use crate::pipeline::{GrantPath, PipelineSpec, PluginStage, StageSpec, is_deceptive_char};
 use crate::store;
 
 use super::record::{ArtifactRecord, FindingRecord};
@@ -20,6 +21,12 @@ const MAX_NAME: usize = 256;
 const MAX_TEXT: usize = 8 * 1024;
 /// The most findings, artifacts or metadata entries one stage may return.
 const MAX_ENTRIES: usize = 100_000;
+/// The longest artifact path, in bytes.
+const MAX_PATH: usize = 4096;
+/// The most text one stage may return in all, in bytes: the run record
+/// holding it is rewritten at every stage boundary and read by every
+/// command, so it must stay small whatever the plugin's memory limit.
+const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where a stage's directories are on the host.
 pub(super) struct StageDirs<'a> {
@@ -112,6 +119,19 @@ pub(super) fn check_output(
     if output.artifacts.len() > MAX_ENTRIES || output.findings.len() > MAX_ENTRIES {
         return Err(format!("more than {MAX_ENTRIES} artifacts or findings"));
     }
+    if output_size(output) > MAX_OUTPUT_BYTES {
+        return Err(format!(
+            "it returned more than {MAX_OUTPUT_BYTES} bytes of text"
+        ));
+    }
+    // Downstream stages and reviewers find artifacts by name, and the run
+    // record keeps metadata by key: a repeat would be silently shadowed.
+    let names = output.artifacts.iter().map(|a| a.name.as_str());
+    check_unique("artifact name", names)?;
+    check_unique(
+        "metadata key",
+        output.metadata.iter().map(|(k, _)| k.as_str()),
+    )?;
     check_metadata(&output.metadata)?;
     for finding in &output.findings {
         check_finding(finding)?;
@@ -139,6 +159,7 @@ fn check_artifact(out_dir: &Path, artifact: &Artifact) -> Result<ArtifactRecord,
             artifact.name, artifact.path
         ));
     }
+    check_name("artifact path", &artifact.path, MAX_PATH)?;
     let host = out_dir.join(relative);
     // `sha256_dir` above refused any symlink under `out/`, so a path made of
     // normal components cannot leave it; it must exist, though.
@@ -178,13 +199,44 @@ fn check_finding(finding: &Finding) -> Result<(), String> {
 }
 
 fn check_name(what: &str, value: &str, max: usize) -> Result<(), String> {
-    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+    if value.is_empty() || value.len() > max || value.chars().any(is_deceptive_char) {
         let shown: String = value.chars().take(40).collect();
         return Err(format!(
-            "{what} {shown:?} is empty, longer than {max} bytes, or has control characters"
+            "{what} {shown:?} is empty, longer than {max} bytes, or has control characters \
+             or invisible formatting ones"
         ));
     }
     Ok(())
+}
+
+/// Refuses the first value seen twice.
+fn check_unique<'a>(what: &str, values: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for value in values {
+        if !seen.insert(value) {
+            let shown: String = value.chars().take(40).collect();
+            return Err(format!("{what} {shown:?} appears more than once"));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of text in an output, every string counted.
+fn output_size(output: &StageOutput) -> usize {
+    let artifacts = output
+        .artifacts
+        .iter()
+        .map(|a| a.name.len() + a.media_type.len() + a.path.len());
+    let findings = output.findings.iter().map(|f| {
+        let fixed_in = f.fixed_in.as_ref().map_or(0, String::len);
+        f.id.len() + f.package.len() + f.title.len() + fixed_in
+    });
+    let metadata = output.metadata.iter().map(|(k, v)| k.len() + v.len());
+    let reason = match &output.verdict {
+        Verdict::Fail(reason) | Verdict::NeedsReview(reason) => reason.len(),
+        Verdict::Pass => 0,
+    };
+    artifacts.chain(findings).chain(metadata).sum::<usize>() + reason + output.summary.len()
 }
 
 /// The record of a finding, with its severity as a word.
@@ -199,8 +251,8 @@ pub(super) fn finding_record(finding: &Finding) -> FindingRecord {
 }
 
 /// Plugin text made safe to print: control characters (terminal escapes,
-/// line breaks that would forge log lines) are shown escaped, and the text
-/// is cut at [`MAX_TEXT`] bytes.
+/// line breaks that would forge log lines) and invisible reordering ones
+/// are shown escaped, and the text is cut at [`MAX_TEXT`] bytes.
 pub(super) fn printable(text: &str) -> String {
     let mut shown = String::with_capacity(text.len().min(MAX_TEXT));
     for c in text.chars() {
@@ -208,7 +260,7 @@ pub(super) fn printable(text: &str) -> String {
             shown.push('…');
             break;
         }
-        if c.is_control() {
+        if is_deceptive_char(c) {
             shown.extend(c.escape_default());
         } else {
             shown.push(c);
@@ -230,7 +282,8 @@ pub(super) fn severity_name(severity: Severity) -> &'static str {
 /// One summary line: the first line of `text`, at most 200 characters.
 pub(super) fn one_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    let mut line: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    let shown = line.chars().filter(|&c| !is_deceptive_char(c));
+    let mut line: String = shown.take(200).collect();
     if text.lines().count() > 1 || text.chars().count() > 200 {
         line.push('…');
     }
@@ -299,6 +352,54 @@ mod tests {
     }
 
     #[test]
+    fn repeated_artifact_names_and_metadata_keys_are_refused() {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::write(out.path().join("a"), b"1").unwrap();
+        std::fs::write(out.path().join("b"), b"2").unwrap();
+        let mut first = artifact("a");
+        first.name = "summary".into();
+        let mut second = artifact("b");
+        second.name = "summary".into();
+        let err = check_output(out.path(), &output_with(vec![first, second])).unwrap_err();
+        assert_eq!(err, "artifact name \"summary\" appears more than once");
+
+        let mut output = output_with(Vec::new());
+        output.metadata = vec![("image".into(), "a".into()), ("image".into(), "b".into())];
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert_eq!(err, "metadata key \"image\" appears more than once");
+    }
+
+    #[test]
+    fn names_and_paths_that_disguise_themselves_are_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let reversed = "report\u{202e}nosj.exe";
+        std::fs::write(out.path().join(reversed), b"").unwrap();
+        let mut bad = artifact("x");
+        bad.name = reversed.into();
+        std::fs::write(out.path().join("x"), b"").unwrap();
+        let err = check_output(out.path(), &output_with(vec![bad])).unwrap_err();
+        assert!(err.starts_with("artifact name"), "{err}");
+        let err = check_output(out.path(), &output_with(vec![artifact(reversed)])).unwrap_err();
+        assert!(err.starts_with("artifact path"), "{err}");
+        assert!(err.contains("invisible formatting ones"), "{err}");
+    }
+
+    #[test]
+    fn output_text_beyond_the_budget_is_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let mut output = output_with(Vec::new());
+        let value = "v".repeat(MAX_TEXT);
+        let entries = MAX_OUTPUT_BYTES / MAX_TEXT + 1;
+        output.metadata = (0..entries)
+            .map(|i| (format!("k{i}"), value.clone()))
+            .collect();
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert!(err.contains("bytes of text"), "{err}");
+        output.metadata.truncate(entries / 2);
+        assert!(check_output(out.path(), &output).is_ok());
+    }
+
+    #[test]
     fn printable_escapes_control_characters_and_cuts() {
         assert_eq!(printable("fine"), "fine");
         assert_eq!(
@@ -306,6 +407,8 @@ mod tests {
             "a\\u{1b}[2J\\nWARN forged"
         );
         assert!(printable(&"x".repeat(MAX_TEXT * 2)).len() <= MAX_TEXT + '…'.len_utf8());
+        assert_eq!(printable("ok\u{202e}lave"), "ok\\u{202e}lave");
+        assert_eq!(one_line("ok\u{202e}lave"), "oklave");
     }
 
     #[test]

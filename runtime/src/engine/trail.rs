@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::audit::{self, VerifySummary};
 
 use super::record::RunRecord;
+use super::{EngineError, Session};
 
 /// An intact trail.
 #[derive(Debug, serde::Serialize)]
@@ -29,8 +30,8 @@ pub struct TrailSummary {
 /// head is missing from the log.
 pub fn verify_trail(state_dir: &Path) -> Result<TrailSummary, String> {
     let log = state_dir.join("audit.jsonl");
-    let chain = audit::verify(&log).map_err(|e| e.to_string())?;
-    let events = audit::read_events(&log, None).map_err(|e| e.to_string())?;
+    let chain = audit::verify(&log).map_err(|e| error_chain(&e))?;
+    let events = audit::read_events(&log, None).map_err(|e| error_chain(&e))?;
     let hashes: HashSet<&str> = events.iter().filter_map(|e| e["hash"].as_str()).collect();
 
     let mut heads_checked = 0;
@@ -55,6 +56,47 @@ pub fn verify_trail(state_dir: &Path) -> Result<TrailSummary, String> {
         chain,
         heads_checked,
     })
+}
+
+/// An error and its causes on one line: "failed to read `x`: Is a
+/// directory (os error 21)".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
+impl Session {
+    /// Checks that the audit log still holds every chain head `record`
+    /// recorded, so that a run never goes on over a trail cut short.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::TrailCut`] naming the first head that is missing.
+    pub(super) fn check_trail_holds(&self, record: &RunRecord) -> Result<(), EngineError> {
+        let recorded: Vec<(&str, &str)> = record
+            .stages
+            .iter()
+            .filter_map(|s| Some((s.id.as_str(), s.audit_head.as_deref()?)))
+            .collect();
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let events = audit::read_events(&self.state().audit_path(), None)?;
+        let hashes: HashSet<&str> = events.iter().filter_map(|e| e["hash"].as_str()).collect();
+        match recorded.iter().find(|(_, head)| !hashes.contains(head)) {
+            None => Ok(()),
+            Some((stage, head)) => Err(EngineError::TrailCut {
+                run: record.id.clone(),
+                stage: (*stage).to_owned(),
+                head: (*head).to_owned(),
+            }),
+        }
+    }
 }
 
 fn run_records(state_dir: &Path) -> Result<Vec<RunRecord>, String> {

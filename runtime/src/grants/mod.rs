@@ -84,7 +84,8 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// Fails when a preopened directory cannot be opened, naming it.
+    /// Fails when a preopened directory cannot be opened, or no longer
+    /// resolves to itself (a symlink replaced part of it), naming it.
     pub fn wasi_ctx(&self) -> Result<(WasiCtx, StdioCapture), GrantError> {
         let capture = StdioCapture {
             stdout: MemoryOutputPipe::new(STDIO_CAPTURE_LIMIT),
@@ -119,6 +120,7 @@ impl Sandbox {
 }
 
 fn grant_preopen(builder: &mut WasiCtxBuilder, preopen: &Preopen) -> Result<(), GrantError> {
+    check_unmoved(preopen)?;
     let perms = match preopen.access {
         Access::ReadOnly => FsPerms::ReadOnly,
         Access::ReadWrite => FsPerms::ReadWrite,
@@ -131,6 +133,28 @@ fn grant_preopen(builder: &mut WasiCtxBuilder, preopen: &Preopen) -> Result<(), 
             message: format!("{source:#}"),
         })?;
     Ok(())
+}
+
+/// Checks that a preopen's host directory still resolves to itself.
+///
+/// Grants are resolved to canonical directories when the pipeline loads;
+/// an earlier stage allowed to write the workspace can have replaced a
+/// directory on the way with a symlink since, and opening the path would
+/// follow it out of the workspace.
+fn check_unmoved(preopen: &Preopen) -> Result<(), GrantError> {
+    let now = std::fs::canonicalize(&preopen.host).map_err(|e| GrantError::Preopen {
+        host: preopen.host.clone(),
+        guest: preopen.guest.clone(),
+        message: e.to_string(),
+    })?;
+    if now == preopen.host {
+        return Ok(());
+    }
+    Err(GrantError::Moved {
+        host: preopen.host.clone(),
+        guest: preopen.guest.clone(),
+        now,
+    })
 }
 
 /// A request the host refused because no grant allows it.
@@ -159,6 +183,19 @@ pub enum GrantError {
         guest: String,
         message: String,
     },
+    /// A granted directory that now resolves elsewhere, through a symlink
+    /// made after the pipeline loaded.
+    #[error(
+        "`{}`, granted as `{guest}`, now leads to `{}`: part of it was replaced by a \
+         symlink since the pipeline was loaded",
+        host.display(),
+        now.display()
+    )]
+    Moved {
+        host: PathBuf,
+        guest: String,
+        now: PathBuf,
+    },
 }
 
 #[cfg(test)]
@@ -180,6 +217,37 @@ mod tests {
         };
         let names: Vec<_> = sandbox.env_values().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["PATH"]);
+    }
+
+    #[test]
+    fn a_preopen_whose_path_became_a_symlink_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let granted = root.join("ws/src");
+        std::fs::create_dir_all(&granted).unwrap();
+        std::fs::create_dir(root.join("outside")).unwrap();
+        let sandbox = Sandbox {
+            preopens: vec![Preopen {
+                host: granted.clone(),
+                guest: "/workspace/src".into(),
+                access: Access::ReadWrite,
+            }],
+            ..Sandbox::default()
+        };
+        assert!(sandbox.wasi_ctx().is_ok());
+
+        std::fs::remove_dir(&granted).unwrap();
+        std::os::unix::fs::symlink("../outside", &granted).unwrap();
+        let Err(err) = sandbox.wasi_ctx() else {
+            panic!("a grant that now leads outside was preopened");
+        };
+        assert!(matches!(err, GrantError::Moved { .. }), "{err}");
+        let err = err.to_string();
+        assert!(err.contains("/workspace/src"), "{err}");
+        assert!(
+            err.contains(&root.join("outside").display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ use crate::grants::{GrantError, Sandbox, StdioCapture};
 /// an endless loop.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// A deadline that never comes, for timeouts too long to add to the clock.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// The one wasmtime engine of a process, with its linker and cache.
 pub struct PluginHost {
     engine: Engine,
@@ -193,7 +196,12 @@ impl PluginHost {
         events: Arc<dyn StageEvents>,
     ) -> Result<(Store<StageState>, StdioCapture), StageFault> {
         let (wasi, capture) = sandbox.wasi_ctx().map_err(StageFault::Sandbox)?;
-        let deadline = tokio::time::Instant::now() + limits.timeout;
+        // A timeout past the clock's end never comes: the far future is
+        // the same deadline, without the overflow.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(limits.timeout)
+            .unwrap_or_else(|| now + FAR_FUTURE);
         let state = StageState {
             wasi,
             table: ResourceTable::new(),
@@ -334,7 +342,35 @@ pub enum StageFault {
 
 #[cfg(test)]
 mod tests {
-    use super::check_component_header;
+    use super::*;
+    use crate::grants::{Denial, DenialSink};
+
+    /// Events nobody records.
+    struct Deaf;
+
+    impl DenialSink for Deaf {
+        fn denied(&self, _denial: &Denial) {}
+    }
+
+    impl StageEvents for Deaf {
+        fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
+        fn exec(&self, _record: &ExecRecord) {}
+    }
+
+    #[test]
+    fn a_timeout_past_the_clocks_end_does_not_overflow_the_deadline() {
+        let cache = tempfile::tempdir().unwrap();
+        let host = PluginHost::new(cache.path()).unwrap();
+        let limits = Limits {
+            memory: 1 << 20,
+            timeout: Duration::MAX,
+        };
+        // It panicked adding the timeout to the clock.
+        assert!(
+            host.new_store(&Sandbox::default(), limits, Arc::new(Deaf))
+                .is_ok()
+        );
+    }
 
     #[test]
     fn header_check_names_core_modules() {

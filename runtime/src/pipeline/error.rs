@@ -213,6 +213,18 @@ pub enum PipelineError {
     #[error("{at}: {what} may not be empty")]
     Empty { at: Location, what: &'static str },
 
+    /// A name people read holds a control character or an invisible one
+    /// that could make it display as something else.
+    #[error(
+        "{at}: {what} {text:?} has a control or invisible formatting character\n  hint: \
+         write it in plain printable characters"
+    )]
+    DeceptiveText {
+        at: Location,
+        what: &'static str,
+        text: String,
+    },
+
     /// A stage id or mount name breaks the naming rules.
     #[error(
         "{at}: invalid {kind} `{value}`: {reason}\n  hint: use lowercase letters, digits \
@@ -224,6 +236,13 @@ pub enum PipelineError {
         value: String,
         reason: &'static str,
     },
+
+    /// A pipeline with more stages than Gantry orders.
+    #[error(
+        "{at}: a pipeline may have at most {max} stages\n  hint: split it into \
+         pipelines that run one after another"
+    )]
+    TooManyStages { at: Location, max: usize },
 
     /// Two stages share an id.
     #[error(

@@ -11,6 +11,14 @@ pub const DEFAULT_MEMORY: u64 = 512 * 1024 * 1024;
 /// How long a stage may run when its pipeline sets no timeout: 10 minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// The most memory a pipeline may give a stage: 16 GiB. A 32-bit linear
+/// memory holds at most 4 GiB, so more is a typo, not a plan.
+pub const MAX_MEMORY: u64 = 16 * 1024 * 1024 * 1024;
+
+/// The longest a pipeline may let a stage run: one day. Deadlines are
+/// computed from it, and a limit that never ends is no limit.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The resources one stage may use.
 ///
 /// The default is [`DEFAULT_MEMORY`] and [`DEFAULT_TIMEOUT`].
@@ -46,7 +54,7 @@ fn serialize_duration<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok,
 ///
 /// # Errors
 ///
-/// Returns why the text is not a positive size.
+/// Returns why the text is not a positive size of at most [`MAX_MEMORY`].
 pub(super) fn parse_memory(text: &str) -> Result<u64, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -65,6 +73,9 @@ pub(super) fn parse_memory(text: &str) -> Result<u64, String> {
     match bytes {
         0 => Err("it is zero".to_owned()),
         u64::MAX => Err("it is too large".to_owned()),
+        bytes if bytes > MAX_MEMORY => {
+            Err("it is more than 16 GiB, the most a stage may have".to_owned())
+        }
         bytes => Ok(bytes),
     }
 }
@@ -73,11 +84,15 @@ pub(super) fn parse_memory(text: &str) -> Result<u64, String> {
 ///
 /// # Errors
 ///
-/// Returns why the text is not a positive duration.
+/// Returns why the text is not a positive duration of at most
+/// [`MAX_TIMEOUT`].
 pub(super) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
     if duration.is_zero() {
         return Err("it is zero".to_owned());
+    }
+    if duration > MAX_TIMEOUT {
+        return Err("it is longer than 1 day, the most a stage may run".to_owned());
     }
     Ok(duration)
 }
@@ -112,6 +127,23 @@ mod tests {
             parse_memory("99999999999 EiB"),
             Err("it is too large".to_owned())
         );
+    }
+
+    #[test]
+    fn memory_sizes_above_the_ceiling_are_refused() {
+        assert_eq!(parse_memory("16 GiB"), Ok(MAX_MEMORY));
+        let too_much = Err("it is more than 16 GiB, the most a stage may have".to_owned());
+        assert_eq!(parse_memory("16.5 GiB"), too_much);
+        assert_eq!(parse_memory("999999 TiB"), too_much);
+    }
+
+    #[test]
+    fn timeouts_above_a_day_are_refused() {
+        assert_eq!(parse_timeout("24h"), Ok(MAX_TIMEOUT));
+        let too_long = Err("it is longer than 1 day, the most a stage may run".to_owned());
+        assert_eq!(parse_timeout("25h"), too_long);
+        // Once panicked: the deadline overflowed the clock.
+        assert_eq!(parse_timeout("18446744073709551615s"), too_long);
     }
 
     #[test]

@@ -30,6 +30,22 @@ pub(super) fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Whether `c` can disguise text on a terminal: a control character
+/// (escapes, line breaks), or an invisible one that reorders or hides the
+/// text around it (bidirectional overrides, zero-width characters).
+pub fn is_deceptive_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
 /// Declares a string newtype whose values obey [`check_name`].
 macro_rules! validated_name {
     ($(#[$doc:meta])* $name:ident) => {
@@ -152,6 +168,18 @@ mod tests {
         }
         let long = "a".repeat(64);
         assert_eq!(StageId::new(long), Err("it is longer than 63 characters"));
+    }
+
+    #[test]
+    fn control_and_invisible_reordering_characters_are_deceptive() {
+        for c in [
+            '\n', '\u{1b}', '\0', '\u{202e}', '\u{2066}', '\u{200b}', '\u{feff}',
+        ] {
+            assert!(is_deceptive_char(c), "{c:?}");
+        }
+        for c in ['a', ' ', 'é', '…', '\u{2010}'] {
+            assert!(!is_deceptive_char(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -14,9 +14,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
+use toml::Spanned;
 
 use super::error::{PipelineError, Scope};
-use super::model::RawRoles;
+use super::model::{RawIdentity, RawRoles};
+use super::names::is_deceptive_char;
 use super::parse::parse_toml;
 
 /// Identities and the roles each holds.
@@ -65,19 +67,46 @@ pub(super) fn read_roles(path: &Path, display: String) -> Result<Roles, Pipeline
 
     let mut identities = BTreeMap::new();
     for (identity, entry) in raw.identity {
-        let key = format!("identity.{identity}.roles");
-        let roles = entry.into_inner().roles;
-        if let Some(empty) = roles.iter().find(|role| role.get_ref().trim().is_empty()) {
-            let at = top.at(empty.span(), &key);
-            return Err(PipelineError::Empty {
-                at,
-                what: "a role name",
-            });
-        }
-        let roles = roles.into_iter().map(|role| role.into_inner()).collect();
+        let roles = check_identity(&top, &identity, entry)?;
         identities.insert(identity, roles);
     }
     Ok(Roles { identities })
+}
+
+/// Checks one `[identity.<name>]`: its name and role names must read as
+/// what they are, since reviewers and the audit trail show them.
+fn check_identity(
+    top: &Scope<'_>,
+    identity: &str,
+    entry: Spanned<RawIdentity>,
+) -> Result<Vec<String>, PipelineError> {
+    if identity.chars().any(is_deceptive_char) {
+        return Err(PipelineError::DeceptiveText {
+            at: top.at(entry.span(), "identity"),
+            what: "the identity",
+            text: identity.to_owned(),
+        });
+    }
+    let key = format!("identity.{identity}.roles");
+    let roles = entry.into_inner().roles;
+    if let Some(empty) = roles.iter().find(|role| role.get_ref().trim().is_empty()) {
+        let at = top.at(empty.span(), &key);
+        return Err(PipelineError::Empty {
+            at,
+            what: "a role name",
+        });
+    }
+    if let Some(bad) = roles
+        .iter()
+        .find(|r| r.get_ref().chars().any(is_deceptive_char))
+    {
+        return Err(PipelineError::DeceptiveText {
+            at: top.at(bad.span(), &key),
+            what: "the role name",
+            text: bad.get_ref().clone(),
+        });
+    }
+    Ok(roles.into_iter().map(Spanned::into_inner).collect())
 }
 
 #[cfg(test)]
@@ -116,6 +145,24 @@ mod tests {
         let text = error.to_string();
         assert!(
             text.contains(":3: `identity.dev`: unknown key `public-key`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn identities_and_roles_with_terminal_escapes_are_refused() {
+        let error = roles("[identity.\"officer\\u001b[8m\"]\nroles = [\"R\"]\n")
+            .expect_err("escape in identity");
+        let text = error.to_string();
+        assert!(
+            text.contains(":1: `identity`: the identity \"officer\\u{1b}[8m\" has a control"),
+            "{text}"
+        );
+        let error = roles("[identity.dev]\nroles = [\"SECURITY\\u202eOFFICER\"]\n")
+            .expect_err("bidi override in role");
+        let text = error.to_string();
+        assert!(
+            text.contains(":2: `identity.dev.roles`: the role name \"SECURITY\\u{202e}OFFICER\""),
             "{text}"
         );
     }

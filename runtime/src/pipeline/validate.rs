@@ -19,7 +19,7 @@ use super::model::{
     RawApproval, RawDocument, RawLimits, RawPipeline, RawPlugin, RawPolicy, RawStage,
     config_to_json,
 };
-use super::names::{MountName, StageId};
+use super::names::{MountName, StageId, is_deceptive_char};
 use super::roles::{Roles, read_roles};
 use super::spec::{
     ApprovalGate, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, PolicyRef, StageKind,
@@ -75,7 +75,7 @@ struct PipelineHeader {
 
 impl PipelineHeader {
     fn resolve(dir: &Path, raw: RawPipeline, top: &Scope<'_>) -> Result<Self, PipelineError> {
-        let name = non_empty(raw.name, top, "pipeline.name", "the pipeline name")?;
+        let name = plain_text(raw.name, top, "pipeline.name", "the pipeline name")?;
         let at = top.at(raw.workspace.span(), "pipeline.workspace");
         let workspace = resolve_existing(
             dir,
@@ -100,15 +100,25 @@ impl PipelineHeader {
     }
 }
 
-fn non_empty(
+/// A required string that people read: not blank, and free of characters
+/// that could disguise it on a terminal.
+fn plain_text(
     value: Spanned<String>,
     scope: &Scope<'_>,
     key: &str,
     what: &'static str,
 ) -> Result<String, PipelineError> {
+    let at = || scope.at(value.span(), key);
     if value.get_ref().trim().is_empty() {
-        let at = scope.at(value.span(), key);
-        return Err(PipelineError::Empty { at, what });
+        return Err(PipelineError::Empty { at: at(), what });
+    }
+    if value.get_ref().chars().any(is_deceptive_char) {
+        let text = value.get_ref().clone();
+        return Err(PipelineError::DeceptiveText {
+            at: at(),
+            what,
+            text,
+        });
     }
     Ok(value.into_inner())
 }
@@ -158,8 +168,8 @@ fn resolve_policy(
     let at = top.at(raw.file.span(), "pipeline.policy.file");
     let file = resolve_existing(dir, raw.file.get_ref(), Expect::File, "policy file", at)?;
     Ok(PolicyRef {
-        id: non_empty(raw.id, top, "pipeline.policy.id", "the policy id")?,
-        version: non_empty(
+        id: plain_text(raw.id, top, "pipeline.policy.id", "the policy id")?,
+        version: plain_text(
             raw.version,
             top,
             "pipeline.policy.version",
@@ -234,10 +244,21 @@ struct StageSpans {
     needs: Vec<Range<usize>>,
 }
 
+/// The most stages a pipeline may have. Ordering them is quadratic, so a
+/// generated file with a hundred thousand stages would hang the loader.
+pub(super) const MAX_STAGES: usize = 1000;
+
 fn read_stages(
     context: &StageContext<'_>,
     raw: Vec<Spanned<RawStage>>,
 ) -> Result<Vec<StageSpec>, PipelineError> {
+    if let Some(extra) = raw.get(MAX_STAGES) {
+        let at = context.source.at(extra.span(), "");
+        return Err(PipelineError::TooManyStages {
+            at,
+            max: MAX_STAGES,
+        });
+    }
     let mut stages = Vec::with_capacity(raw.len());
     let mut spans = Vec::with_capacity(raw.len());
     for (index, stage) in raw.into_iter().enumerate() {
@@ -431,7 +452,7 @@ fn read_approval(
 ) -> Result<ApprovalGate, PipelineError> {
     let span = raw.span();
     let raw = raw.into_inner();
-    let role = non_empty(raw.role, scope, "approval.role", "the role")?;
+    let role = plain_text(raw.role, scope, "approval.role", "the role")?;
     let min = raw.min.map_or(Ok(1), |min| match *min.get_ref() {
         0 => Err(PipelineError::InvalidValue {
             at: scope.at(min.span(), "approval.min"),

@@ -83,6 +83,17 @@ pub enum StoreError {
         dir: PathBuf,
     },
 
+    /// A run's directory is a symlink or a file: gantry makes run
+    /// directories itself, and never follows one out of the state dir.
+    #[error(
+        "run directory `{path}` is a symlink or not a directory\n\
+         hint: gantry makes run directories itself; remove this one"
+    )]
+    StrayRunDir {
+        /// The run directory.
+        path: PathBuf,
+    },
+
     /// A new run's directory already exists: run ids are never reused.
     #[error("run directory `{path}` already exists")]
     RunExists {

@@ -2,7 +2,7 @@
 
 use std::fs::{self, DirBuilder, File, TryLockError};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -146,18 +146,30 @@ impl StateDir {
     /// # Errors
     ///
     /// [`StoreError::RunNotFound`] when there is no such run (the message
-    /// hints at `gantry runs`); [`StoreError::Parse`] when the record does
-    /// not parse as `T`; [`StoreError::Io`] when it cannot be read.
+    /// hints at `gantry runs`); [`StoreError::StrayRunDir`] when the run's
+    /// directory is a symlink or not a directory; [`StoreError::Parse`]
+    /// when the record does not parse as `T`; [`StoreError::Io`] when it
+    /// cannot be read, or is missing from the run's directory.
     pub fn load_run<T: DeserializeOwned>(&self, run: &RunId) -> Result<T, StoreError> {
+        self.check_run_dir(run)?;
         let path = self.run_record_path(run);
-        let bytes = fs::read(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::RunNotFound {
+        let bytes = fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse { path, source })
+    }
+
+    /// Checks that `runs/<run>` is a directory of its own: a symlink there
+    /// would have the run read, and then written, somewhere else.
+    fn check_run_dir(&self, run: &RunId) -> Result<(), StoreError> {
+        let path = self.run_dir(run);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(StoreError::StrayRunDir { path }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::RunNotFound {
                 run: run.clone(),
                 dir: self.root.clone(),
-            },
-            _ => StoreError::io("read", &path, e),
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse { path, source })
+            }),
+            Err(e) => Err(StoreError::io("inspect", path, e)),
+        }
     }
 
     /// The runs in this state dir, oldest first.
@@ -197,12 +209,14 @@ impl StateDir {
 fn acquire_lock(root: &Path) -> Result<File, StoreError> {
     let path = root.join(LOCK_FILE);
     // Not truncated on open: until we hold the lock, the pid in it is the
-    // holder's, which the error below reports.
+    // holder's, which the error below reports. Never through a symlink:
+    // writing the pid would clobber whatever file it points at.
     let mut file = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .map_err(|e| StoreError::io("open lock file", &path, e))?;
     match file.try_lock() {
@@ -316,6 +330,20 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_file_that_is_a_symlink_is_refused_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("lock")).unwrap();
+
+        let err = StateDir::open(&state).unwrap_err();
+        assert!(err.to_string().contains("lock file"), "{err}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    #[test]
     fn run_records_round_trip_and_are_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path()).unwrap();
@@ -369,6 +397,37 @@ mod tests {
         fs::write(run_dir.join("run.json"), "{not json").unwrap();
         let err = state.load_run::<serde_json::Value>(&run).unwrap_err();
         assert!(matches!(err, StoreError::Parse { .. }));
+        assert!(err.to_string().contains("run.json"), "{err}");
+    }
+
+    #[test]
+    fn a_run_dir_that_is_a_symlink_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(
+            elsewhere.path().join("run.json"),
+            "{\"status\": \"forged\"}",
+        )
+        .unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let run = RunId::parse("20261203-134501-0a9f3c").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), state.run_dir(&run)).unwrap();
+
+        let err = state.load_run::<serde_json::Value>(&run).unwrap_err();
+        assert!(matches!(err, StoreError::StrayRunDir { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("20261203-134501-0a9f3c"), "{message}");
+        assert!(message.contains("symlink"), "{message}");
+    }
+
+    #[test]
+    fn a_run_dir_without_its_record_names_the_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let run = RunId::generate();
+        state.create_run_dir(&run).unwrap();
+        let err = state.load_run::<serde_json::Value>(&run).unwrap_err();
+        assert!(matches!(err, StoreError::Io { .. }), "{err}");
         assert!(err.to_string().contains("run.json"), "{err}");
     }
 
