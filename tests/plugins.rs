@@ -213,3 +213,30 @@ fn a_cache_dir_given_on_the_command_line_is_made_private_and_used() -> anyhow::R
     assert_eq!(own_count, 0, "the state dir's own cache was used instead");
     Ok(())
 }
+
+#[test]
+fn errors_are_one_json_object_with_json() -> anyhow::Result<()> {
+    let gantry = Gantry::new()?;
+    let ran = gantry.run(&["run", "/nonexistent/pipeline.toml", "--json"])?;
+    assert_eq!(ran.code, 2, "{ran:?}");
+    let object = ran.json()?;
+    assert_eq!(object["exit_code"], 2);
+    let error = object["error"].as_str().unwrap_or_default();
+    assert!(error.contains("/nonexistent/pipeline.toml"), "{object}");
+    Ok(())
+}
+
+#[test]
+fn commands_that_only_read_do_not_create_a_state_dir() -> anyhow::Result<()> {
+    let parent = tempfile::tempdir()?;
+    let missing = parent.path().join("never-made");
+    let missing_arg = missing.display().to_string();
+    let output = std::process::Command::new(crate::support::GANTRY)
+        .args(["--state-dir", &missing_arg, "runs"])
+        .output()?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no state directory at"), "{stderr}");
+    assert!(!missing.exists(), "`runs` created the state dir");
+    Ok(())
+}

@@ -150,11 +150,14 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&anyhow::anyhow!("failed to start the async runtime: {err}")),
+        Err(err) => {
+            let err = anyhow::anyhow!("failed to start the async runtime: {err}");
+            return fail(&err, cli.json);
+        }
     };
     match runtime.block_on(dispatch(&cli)) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(err) => fail(&err),
+        Err(err) => fail(&err, cli.json),
     }
 }
 
@@ -165,6 +168,14 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     } = &cli.command
     {
         return output::audit_verify(&cli.state_dir.join("audit.jsonl"), json);
+    }
+    let creates_state = matches!(cli.command, Command::Run { .. } | Command::Inspect { .. });
+    if !creates_state && !cli.state_dir.exists() {
+        anyhow::bail!(
+            "no state directory at `{}`\n  hint: pass the --state-dir the runs were started \
+             with, or start one with `gantry run <PIPELINE>`",
+            cli.state_dir.display()
+        );
     }
     let session = Session::open(&cli.state_dir, cli.cache_dir.as_deref())?;
     match &cli.command {
@@ -272,7 +283,8 @@ fn init_logging() {
 }
 
 /// Prints an error with its causes and returns its exit code.
-fn fail(err: &anyhow::Error) -> ExitCode {
+/// With `--json`, the error is also the one JSON object on stdout.
+fn fail(err: &anyhow::Error, json: bool) -> ExitCode {
     // Messages quote values from pipeline files and plugins as written.
     eprintln!("error: {}", output::terminal_safe(&err.to_string()));
     for cause in err.chain().skip(1) {
@@ -282,5 +294,10 @@ fn fail(err: &anyhow::Error) -> ExitCode {
         Some(engine) => engine.exit_code(),
         None => 2,
     };
+    if json {
+        let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+        let object = serde_json::json!({ "error": causes.join(": "), "exit_code": code });
+        println!("{object}");
+    }
     ExitCode::from(code as u8)
 }

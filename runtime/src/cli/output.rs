@@ -52,12 +52,11 @@ fn stage_line(stage: &StageRecord) -> String {
 
 /// The first line of a run: its id.
 pub fn run_header(record: &RunRecord, what: &str, _json: bool) {
+    let count = record.stages.len();
+    let stages = if count == 1 { "stage" } else { "stages" };
     eprintln!(
-        "run {} {what}: pipeline `{}` ({} stages), initiated by `{}`",
-        record.id,
-        record.pipeline,
-        record.stages.len(),
-        record.initiator
+        "run {} {what}: pipeline `{}` ({count} {stages}), initiated by `{}`",
+        record.id, record.pipeline, record.initiator
     );
 }
 
@@ -154,29 +153,32 @@ pub fn decision(
     identity: &str,
     json: bool,
 ) -> anyhow::Result<i32> {
-    if json {
-        print_json(&run_json(record));
-    }
     let id = record.id.to_string();
-    match record.status {
+    let waiting = record
+        .stages
+        .iter()
+        .any(|s| s.status == StageStatus::AwaitingApproval);
+    let code = match record.status {
         RunStatus::Failed => {
             eprintln!("run {id} rejected by `{identity}`; it has ended failed");
-            Ok(1)
+            1
         }
-        _ if record
-            .stages
-            .iter()
-            .any(|s| s.status == StageStatus::AwaitingApproval) =>
-        {
+        _ if waiting => {
             eprintln!("approval by `{identity}` recorded; the gate needs more approvals");
-            Ok(4)
+            4
         }
         _ => {
             eprintln!("run {id} approved by `{identity}`; continue it with:");
             eprintln!("  {}", command(state, "resume", &id));
-            Ok(0)
+            0
         }
+    };
+    if json {
+        let mut object = run_json(record);
+        object["exit_code"] = code.into();
+        print_json(&object);
     }
+    Ok(code)
 }
 
 /// `gantry runs`.
@@ -188,7 +190,12 @@ pub fn runs(records: &[RunRecord], json: bool) -> anyhow::Result<i32> {
     }
     if records.is_empty() {
         eprintln!("no runs yet; start one with `gantry run <PIPELINE>`");
+        return Ok(0);
     }
+    println!(
+        "{:<22}  {:<18} {:<24} INITIATOR",
+        "RUN", "STATUS", "PIPELINE"
+    );
     for r in records {
         println!(
             "{}  {:<18} {:<24} {}",
@@ -204,7 +211,10 @@ pub fn runs(records: &[RunRecord], json: bool) -> anyhow::Result<i32> {
 /// `gantry show`.
 pub fn show(session: &Session, record: &RunRecord, json: bool) -> anyhow::Result<i32> {
     if json {
-        print_json(&serde_json::to_value(record)?);
+        let mut object = serde_json::to_value(record)?;
+        object["run_id"] = record.id.to_string().into();
+        object["exit_code"] = record.exit_code().into();
+        print_json(&object);
         return Ok(0);
     }
     println!("run       {}", record.id);
@@ -244,6 +254,9 @@ fn show_stage(stage: &StageRecord, run_dir: &Path) {
             a.digest,
             path.display()
         );
+    }
+    for (key, value) in &stage.metadata {
+        println!("    fact      {key:<20} {}", terminal_safe(value));
     }
     for f in &stage.findings {
         let fixed = f
@@ -338,10 +351,26 @@ pub fn inspect(report: &InspectReport, json: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// A grant list for people: `. at /workspace (host …)`, `cargo (/usr/bin/cargo)`.
 fn compact(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Array(items) if items.is_empty() => "(none)".into(),
-        other => other.to_string(),
+    let Some(items) = value.as_array().filter(|items| !items.is_empty()) else {
+        return "(none)".into();
+    };
+    let shown: Vec<String> = items.iter().map(grant_entry).collect();
+    terminal_safe(&shown.join(", "))
+}
+
+fn grant_entry(item: &serde_json::Value) -> String {
+    let text = |key: &str| item.get(key).and_then(|v| v.as_str());
+    match (text("grant"), text("guest"), text("name"), text("resolved")) {
+        (Some(grant), Some(guest), _, _) => {
+            let host = text("host").unwrap_or("the state dir's registry");
+            format!("`{grant}` at {guest} ({host})")
+        }
+        (_, _, Some(name), Some(resolved)) => format!("{name} ({resolved})"),
+        _ => item
+            .as_str()
+            .map_or_else(|| item.to_string(), str::to_owned),
     }
 }
 

@@ -187,7 +187,7 @@ pub enum EngineError {
     InputsChanged { run: RunId, changes: Vec<String> },
     #[error("run {run} has already ended ({status})")]
     RunEnded { run: RunId, status: String },
-    #[error("run {run} is not waiting at a review gate (it is {status})")]
+    #[error("run {run} is not waiting at a review gate (its status: {status})")]
     NotAwaiting { run: RunId, status: String },
     #[error(
         "`{identity}` may not review stage `{stage}`: it needs role `{role}`, and `{identity}` \
