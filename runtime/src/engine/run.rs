@@ -14,7 +14,9 @@ use super::sandbox::{self, StageDirs};
 use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
 use crate::host::{Limits, LoadedPlugin, StageFault, StageResult};
-use crate::pipeline::{self, BuiltinPlugin, PipelineSpec, PluginSource, StageKind, StageSpec};
+use crate::pipeline::{
+    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageSpec,
+};
 use crate::store::{RunId, timestamp_now};
 
 /// Checked plugins by stage id.
@@ -262,51 +264,19 @@ impl Session {
         };
         let id = stage.id.to_string();
         let plugin = run.plugins[&id].clone();
-        let run_id = run.record.id.clone();
-        let stage_dir = self.state.stage_dir(&run_id, &id);
-        let out = fresh_stage_dir(&stage_dir)?;
-
-        let upstream = sandbox::upstream_plugin_stages(&run.spec, stage);
-        // Canonical, as every directory a sandbox preopens must be.
-        let dirs = StageDirs {
-            out: out.clone(),
-            upstream: upstream
-                .iter()
-                .map(|s| {
-                    let id = s.id.to_string();
-                    let dir = canonical(&self.state.stage_dir(&run_id, &id).join("out"))?;
-                    Ok((id, dir))
-                })
-                .collect::<Result<_, EngineError>>()?,
-            registry: &canonical(&self.state.registry_dir())?,
-        };
+        let stage_dir = self.state.stage_dir(&run.record.id, &id);
+        let dirs = self.stage_dirs(run, stage, &stage_dir)?;
         let sandbox = sandbox::sandbox_for(&run.spec, plugin_stage, &dirs);
         let limits = Limits {
             memory: plugin_stage.limits.memory,
             timeout: plugin_stage.limits.timeout,
         };
+        let upstream = sandbox::upstream_plugin_stages(&run.spec, stage);
         let input = stage_input(&run.spec, &run.record, stage, &upstream);
-
-        let record = stage_mut(&mut run.record, &id);
-        record.status = StageStatus::Running;
-        record.started = Some(timestamp_now());
-        let grants = serde_json::to_value(&plugin_stage.grants).unwrap_or_default();
-        self.audit(
-            &run_id,
-            "stage-start",
-            json!({
-                "stage": id,
-                "plugin": plugin.label,
-                "plugin_digest": plugin.digest,
-                "grants": grants,
-                "limits": { "memory": limits.memory, "timeout_ms": limits.timeout.as_millis() as u64 },
-            }),
-        )?;
-        self.save(&run.record)?;
-        progress.stage_started(&run.record, stage_ref(&run.record, &id));
+        self.start_stage(run, &id, &plugin, plugin_stage, limits, progress)?;
 
         let recorder = Arc::new(StageRecorder::new(
-            run_id.as_str(),
+            run.record.id.as_str(),
             &id,
             &plugin.label,
             self.audit.clone(),
@@ -322,21 +292,87 @@ impl Session {
             return Err(EngineError::AuditLost { message: failure });
         }
 
-        let failure = settle_stage(stage_mut(&mut run.record, &id), &out, result);
         let record = stage_mut(&mut run.record, &id);
+        let failure = settle_stage(record, &dirs.out, result);
         record.finished = Some(timestamp_now());
         record.duration_ms = Some(started.elapsed().as_millis() as u64);
-        self.audit_stage_end(&run_id, record)?;
-        if matches!(
+        let promoted = matches!(
             plugin_stage.plugin,
             PluginSource::Builtin(BuiltinPlugin::Promote)
-        ) && record.status == StageStatus::Passed
-        {
-            self.audit(
-                &run_id,
-                "promotion",
-                json!({ "stage": id, "facts": record.metadata }),
-            )?;
+        );
+        self.finish_stage(run, &id, promoted, failure, progress)
+    }
+
+    /// The stage's fresh `out/`, and the canonical directories it is shown
+    /// (every directory a sandbox preopens must be canonical).
+    fn stage_dirs(
+        &self,
+        run: &PreparedRun,
+        stage: &StageSpec,
+        stage_dir: &Path,
+    ) -> Result<StageDirs, EngineError> {
+        let upstream = sandbox::upstream_plugin_stages(&run.spec, stage)
+            .iter()
+            .map(|s| {
+                let id = s.id.to_string();
+                let dir = canonical(&self.state.stage_dir(&run.record.id, &id).join("out"))?;
+                Ok((id, dir))
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(StageDirs {
+            out: fresh_stage_dir(stage_dir)?,
+            upstream,
+            registry: canonical(&self.state.registry_dir())?,
+        })
+    }
+
+    /// Marks the stage running and records its plugin, grants and limits.
+    fn start_stage(
+        &self,
+        run: &mut PreparedRun,
+        id: &str,
+        plugin: &LoadedPlugin,
+        plugin_stage: &PluginStage,
+        limits: Limits,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let record = stage_mut(&mut run.record, id);
+        record.status = StageStatus::Running;
+        record.started = Some(timestamp_now());
+        let grants = serde_json::to_value(&plugin_stage.grants).unwrap_or_default();
+        self.audit(
+            &run.record.id,
+            "stage-start",
+            json!({
+                "stage": id,
+                "plugin": plugin.label,
+                "plugin_digest": plugin.digest,
+                "grants": grants,
+                "limits": { "memory": limits.memory, "timeout_ms": limits.timeout.as_millis() as u64 },
+            }),
+        )?;
+        self.save(&run.record)?;
+        progress.stage_started(&run.record, stage_ref(&run.record, id));
+        Ok(())
+    }
+
+    /// Records the stage's end (and a promotion), the chain head after it,
+    /// and ends the run when the stage failed. Returns whether the run goes
+    /// on.
+    fn finish_stage(
+        &self,
+        run: &mut PreparedRun,
+        id: &str,
+        promoted: bool,
+        failure: Option<Failure>,
+        progress: &dyn Progress,
+    ) -> Result<bool, EngineError> {
+        let run_id = run.record.id.clone();
+        let record = stage_ref(&run.record, id);
+        self.audit_stage_end(&run_id, record)?;
+        if promoted && record.status == StageStatus::Passed {
+            let facts = json!({ "stage": id, "facts": record.metadata });
+            self.audit(&run_id, "promotion", facts)?;
         }
         let head = self
             .audit
@@ -344,9 +380,9 @@ impl Session {
             .map_err(|_| EngineError::Poisoned)?
             .head()
             .to_owned();
-        stage_mut(&mut run.record, &id).audit_head = Some(head);
+        stage_mut(&mut run.record, id).audit_head = Some(head);
         self.save(&run.record)?;
-        progress.stage_finished(&run.record, stage_ref(&run.record, &id));
+        progress.stage_finished(&run.record, stage_ref(&run.record, id));
 
         let Some(failure) = failure else {
             return Ok(true);

@@ -29,13 +29,13 @@ const MAX_PATH: usize = 4096;
 const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where a stage's directories are on the host.
-pub(super) struct StageDirs<'a> {
+pub(super) struct StageDirs {
     /// The stage's own `out/`.
     pub out: PathBuf,
     /// `stages/<id>/out` of every upstream stage, by id.
     pub upstream: Vec<(String, PathBuf)>,
     /// The embedded registry, for the built-in `registry` mount.
-    pub registry: &'a Path,
+    pub registry: PathBuf,
 }
 
 /// Builds the sandbox of one plugin stage: its grants, its upstream
@@ -43,13 +43,13 @@ pub(super) struct StageDirs<'a> {
 pub(super) fn sandbox_for(spec: &PipelineSpec, stage: &PluginStage, dirs: &StageDirs) -> Sandbox {
     let mut preopens = Vec::new();
     for grant in &stage.grants.write {
-        preopens.push(preopen(grant, Access::ReadWrite, dirs.registry));
+        preopens.push(preopen(grant, Access::ReadWrite, &dirs.registry));
     }
     for grant in &stage.grants.read {
         let guest = grant.guest_path();
         // A directory granted both ways is preopened once, writable.
         if !preopens.iter().any(|p: &Preopen| p.guest == guest) {
-            preopens.push(preopen(grant, Access::ReadOnly, dirs.registry));
+            preopens.push(preopen(grant, Access::ReadOnly, &dirs.registry));
         }
     }
     for (id, host) in &dirs.upstream {
