@@ -166,7 +166,7 @@ fn rejection_ends_the_run_and_later_stages_never_run() -> Result<()> {
     assert_eq!(shown["failure"]["kind"], "rejected");
     assert_eq!(shown["failure"]["stage"], "review");
     assert_eq!(stage(&shown, "review")?["status"], "rejected");
-    assert_eq!(stage(&shown, "last")?["status"], "pending");
+    assert_eq!(stage(&shown, "last")?["status"], "skipped");
     assert_eq!(stage(&shown, "last")?["started"], Value::Null);
 
     let events = gantry.audit_events_of(&run)?;
@@ -186,7 +186,7 @@ fn rejection_ends_the_run_and_later_stages_never_run() -> Result<()> {
     );
     assert_eq!(
         stage(&gantry.run_record(&run)?, "last")?["status"],
-        "pending"
+        "skipped"
     );
     gantry.assert_audit_intact()
 }

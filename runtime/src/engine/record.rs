@@ -68,6 +68,8 @@ pub enum StageStatus {
     AwaitingApproval,
     Approved,
     Rejected,
+    /// Never ran: the run failed before reaching it.
+    Skipped,
 }
 
 impl StageStatus {

@@ -418,6 +418,13 @@ impl Session {
 
     pub(super) fn end_run(&self, record: &mut RunRecord) -> Result<(), EngineError> {
         record.updated = timestamp_now();
+        if record.status == RunStatus::Failed {
+            for stage in &mut record.stages {
+                if stage.status == StageStatus::Pending {
+                    stage.status = StageStatus::Skipped;
+                }
+            }
+        }
         let failure = serde_json::to_value(&record.failure).unwrap_or_default();
         self.audit(
             &record.id,
