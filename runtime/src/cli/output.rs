@@ -409,10 +409,7 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
 }
 
 fn word<T: serde::Serialize>(status: T) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    crate::engine::status_word(status)
 }
 
 /// Text from outside gantry (a plugin's file, a value in a user's file)
@@ -420,15 +417,7 @@ fn word<T: serde::Serialize>(status: T) -> String {
 /// control character and invisible reordering one is shown escaped, so it
 /// cannot rewrite, hide or reorder what the terminal shows.
 pub fn terminal_safe(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c != '\n' && c != '\t' && crate::pipeline::is_deceptive_char(c) {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    crate::pipeline::escape_deceptive(text, true)
 }
 
 fn print_json(value: &serde_json::Value) {

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::audit::AuditLog;
 use crate::grants::{Denial, DenialSink};
 use crate::host::{ExecRecord, LogLevel, StageEvents};
+use crate::pipeline::escape_deceptive;
 use crate::store::timestamp_now;
 
 /// Receives one stage's events and records them.
@@ -112,7 +113,7 @@ impl StageEvents for StageRecorder {
             .join(" ");
         // The message and keys are the plugin's: a line break or escape in
         // them must not forge a line on, or rewrite, the operator's terminal.
-        let text = escape_controls(&format!("{message} {fields_text}"));
+        let text = escape_deceptive(&format!("{message} {fields_text}"), false);
         let (run, stage, plugin) = (&self.run, &self.stage, &self.plugin);
         match level {
             LogLevel::Trace => tracing::trace!(%run, %stage, %plugin, "{text}"),
@@ -141,32 +142,5 @@ impl StageEvents for StageRecorder {
         }
         self.write_log(LogLevel::Info, "ran a program", fields.clone());
         self.audit("exec", fields);
-    }
-}
-
-/// Writes each control character as its escape (`\n`, `\u{1b}`).
-fn escape_controls(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_default());
-        } else {
-            escaped.push(c);
-        }
-    }
-    escaped
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_controls;
-
-    #[test]
-    fn control_characters_are_escaped_and_the_rest_kept() {
-        let forged = "done\n2026-01-01 WARN forged \u{1b}[2Jé";
-        assert_eq!(
-            escape_controls(forged),
-            "done\\n2026-01-01 WARN forged \\u{1b}[2Jé"
-        );
     }
 }

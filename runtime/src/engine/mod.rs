@@ -28,7 +28,7 @@ pub use self::record::{
     ArtifactRecord, Decision, Failure, FailureKind, FindingRecord, RunRecord, RunStatus,
     StageRecord, StageStatus,
 };
-pub use self::run::PreparedRun;
+pub use self::run::{PreparedRun, status_word};
 pub use self::trail::{TrailSummary, verify_trail};
 
 use crate::audit::{AuditError, AuditLog};

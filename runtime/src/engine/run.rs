@@ -644,7 +644,7 @@ fn stage_ref<'a>(record: &'a RunRecord, id: &str) -> &'a StageRecord {
 }
 
 /// A status as the word the CLI and JSON use.
-pub(super) fn status_word<T: serde::Serialize>(status: T) -> String {
+pub fn status_word<T: serde::Serialize>(status: T) -> String {
     serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -10,7 +10,9 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::grants::{Access, Preopen, Program, Sandbox};
 use crate::host::bindings::types::{Artifact, Finding, Severity, StageOutput, Verdict};
-use crate::pipeline::{GrantPath, PipelineSpec, PluginStage, StageSpec, is_deceptive_char};
+use crate::pipeline::{
+    GrantPath, PipelineSpec, PluginStage, StageSpec, escape_deceptive, is_deceptive_char,
+};
 use crate::store;
 
 use super::record::{ArtifactRecord, FindingRecord};
@@ -254,17 +256,13 @@ pub(super) fn finding_record(finding: &Finding) -> FindingRecord {
 /// line breaks that would forge log lines) and invisible reordering ones
 /// are shown escaped, and the text is cut at [`MAX_TEXT`] bytes.
 pub(super) fn printable(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len().min(MAX_TEXT));
-    for c in text.chars() {
-        if shown.len() >= MAX_TEXT {
-            shown.push('…');
-            break;
-        }
-        if is_deceptive_char(c) {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
+    let mut cut = text.len().min(MAX_TEXT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut shown = escape_deceptive(&text[..cut], false);
+    if cut < text.len() {
+        shown.push('…');
     }
     shown
 }

@@ -44,7 +44,7 @@ use std::path::Path;
 pub use error::{GrantPathProblem, Location, PathProblem, PipelineError};
 pub use grants::{ExecGrant, GrantPath, StageGrants};
 pub use limits::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, MAX_MEMORY, MAX_TIMEOUT, StageLimits};
-pub use names::{MAX_NAME_LEN, MountName, StageId, is_deceptive_char};
+pub use names::{MAX_NAME_LEN, MountName, StageId, escape_deceptive, is_deceptive_char};
 pub use net::NetGrant;
 pub use roles::{Roles, load_roles};
 pub use spec::{

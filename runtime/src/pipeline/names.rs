@@ -46,6 +46,23 @@ pub fn is_deceptive_char(c: char) -> bool {
         )
 }
 
+/// Writes every character [`is_deceptive_char`] flags as its escape
+/// (`\u{1b}`, `\u{202e}`), so text from a pipeline or a plugin can be
+/// printed safely; with `keep_layout`, line breaks and tabs stay as they
+/// are (for multi-line text such as a reviewer's summary).
+pub fn escape_deceptive(text: &str, keep_layout: bool) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        let layout = keep_layout && (c == '\n' || c == '\t');
+        if is_deceptive_char(c) && !layout {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 /// Declares a string newtype whose values obey [`check_name`].
 macro_rules! validated_name {
     ($(#[$doc:meta])* $name:ident) => {
@@ -193,5 +210,15 @@ mod tests {
     fn registry_is_recognised_as_the_built_in_mount() {
         assert!(MountName::new("registry").expect("valid").is_registry());
         assert!(!MountName::new("osv").expect("valid").is_registry());
+    }
+
+    #[test]
+    fn escape_deceptive_escapes_forged_lines_and_keeps_layout_on_request() {
+        let forged = "done\n2026-01-01 WARN forged \u{1b}[2J\u{202e}é";
+        assert_eq!(
+            escape_deceptive(forged, false),
+            "done\\n2026-01-01 WARN forged \\u{1b}[2J\\u{202e}é"
+        );
+        assert_eq!(escape_deceptive("a\n\tb\u{1b}", true), "a\n\tb\\u{1b}");
     }
 }
