@@ -194,12 +194,7 @@ fn demo_share() -> anyhow::Result<()> {
     let pipeline = clean_build_pipeline(scratch.path())?;
     let state = scratch.path().join("state");
     // Compile the plugins first: their one-time cost is measured above.
-    let inspect = Command::new(GANTRY)
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("inspect")
-        .arg(&pipeline)
-        .output()?;
+    let inspect = gantry_in(&state).arg("inspect").arg(&pipeline).output()?;
     anyhow::ensure!(inspect.status.success(), "inspect failed");
     for label in ["clean sample build", "nothing to build"] {
         let (wall, exec, peak) = demo_once(&state, &pipeline, &scratch.path().join("target"))?;
@@ -248,17 +243,11 @@ fn demo_once(
     target: &Path,
 ) -> anyhow::Result<(Duration, Duration, u64)> {
     let before = exec_time(state)?;
-    let mut command = Command::new(GANTRY);
-    command
-        .arg("--state-dir")
-        .arg(state)
-        .arg("run")
-        .arg(pipeline);
+    let mut command = gantry_in(state);
+    command.arg("run").arg(pipeline);
     let first = measure(command.env("CARGO_TARGET_DIR", target))?;
     let run = latest_run(state)?;
-    let approve = Command::new(GANTRY)
-        .arg("--state-dir")
-        .arg(state)
+    let approve = gantry_in(state)
         .args(["approve", &run, "--as", "officer"])
         .output()?;
     anyhow::ensure!(
@@ -266,12 +255,7 @@ fn demo_once(
         "approve failed: {}",
         String::from_utf8_lossy(&approve.stderr)
     );
-    let resumed = measure(
-        Command::new(GANTRY)
-            .arg("--state-dir")
-            .arg(state)
-            .args(["resume", &run]),
-    )?;
+    let resumed = measure(gantry_in(state).args(["resume", &run]))?;
     let exec = exec_time(state)? - before;
     Ok((
         first.wall + resumed.wall,
@@ -287,13 +271,14 @@ struct Measured {
 }
 
 fn run_gantry(state: &Path, pipeline: &Path) -> anyhow::Result<Measured> {
+    measure(gantry_in(state).arg("run").arg(pipeline))
+}
+
+/// `gantry --state-dir <state>`, ready for a command.
+fn gantry_in(state: &Path) -> Command {
     let mut command = Command::new(GANTRY);
+    command.arg("--state-dir").arg(state);
     command
-        .arg("--state-dir")
-        .arg(state)
-        .arg("run")
-        .arg(pipeline);
-    measure(&mut command)
 }
 
 /// Runs a command to its end, sampling its peak RSS (VmHWM) as it goes.
