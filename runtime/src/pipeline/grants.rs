@@ -259,7 +259,7 @@ pub(super) fn normalise_grant(written: &str) -> Result<PathBuf, NormaliseError> 
 }
 
 /// A relative path with `/` separators, whatever the host's separator.
-fn slash_path(rel: &Path) -> String {
+pub(super) fn slash_path(rel: &Path) -> String {
     let parts: Vec<_> = rel.iter().map(|p| p.to_string_lossy()).collect();
     parts.join("/")
 }

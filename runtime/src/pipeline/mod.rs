@@ -25,7 +25,7 @@
 //! - `parse`: TOML parsing, with toml's errors located by key path.
 //! - `validate`: raw model to [`PipelineSpec`]; `graph` orders stages.
 //! - `grants`, `net`, `limits`, `names`: the value types and their parsers.
-//! - `roles`: the roles file.
+//! - `roles`: the roles file; `policy`: the policy file.
 
 mod error;
 mod grants;
@@ -35,6 +35,7 @@ mod model;
 mod names;
 mod net;
 mod parse;
+mod policy;
 mod roles;
 mod spec;
 mod validate;
@@ -46,6 +47,10 @@ pub use grants::{ExecGrant, GrantPath, StageGrants};
 pub use limits::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, MAX_MEMORY, MAX_TIMEOUT, StageLimits};
 pub use names::{MAX_NAME_LEN, MountName, StageId, escape_deceptive, is_deceptive_char};
 pub use net::NetGrant;
+pub use policy::{
+    Ceiling, Confinement, DEFAULT_EXEC_READ, Excess, ExecRules, PluginKind, Policy, PublicKey,
+    Signer, TrustPolicy,
+};
 pub use roles::{Roles, load_roles};
 pub use spec::{
     ApprovalGate, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, PolicyRef, StageKind,

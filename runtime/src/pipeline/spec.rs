@@ -14,6 +14,7 @@ use super::grants::StageGrants;
 use super::graph;
 use super::limits::StageLimits;
 use super::names::{MountName, StageId};
+use super::policy::Policy;
 
 /// A pipeline file, loaded and validated by [`load`](super::load).
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +80,8 @@ pub struct PolicyRef {
     pub version: String,
     /// The canonical policy file; it exists.
     pub file: PathBuf,
+    /// What the file says, checked.
+    pub rules: Policy,
 }
 
 /// One `[[stage]]`.

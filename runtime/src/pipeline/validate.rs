@@ -20,6 +20,7 @@ use super::model::{
     config_to_json,
 };
 use super::names::{MountName, StageId, is_deceptive_char};
+use super::policy::{Expected, read_policy};
 use super::roles::{Roles, read_roles};
 use super::spec::{
     ApprovalGate, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, PolicyRef, StageKind,
@@ -167,16 +168,38 @@ fn resolve_policy(
     let raw = raw.into_inner();
     let at = top.at(raw.file.span(), "pipeline.policy.file");
     let file = resolve_existing(dir, raw.file.get_ref(), Expect::File, "policy file", at)?;
+    let id = plain_text(raw.id, top, "pipeline.policy.id", "the policy id")?;
+    let version = plain_text(
+        raw.version,
+        top,
+        "pipeline.policy.version",
+        "the policy version",
+    )?;
+    let rules = read_policy(
+        &file,
+        shown_beside(top, raw.file.get_ref()),
+        &Expected {
+            id: &id,
+            version: &version,
+        },
+    )?;
     Ok(PolicyRef {
-        id: plain_text(raw.id, top, "pipeline.policy.id", "the policy id")?,
-        version: plain_text(
-            raw.version,
-            top,
-            "pipeline.policy.version",
-            "the policy version",
-        )?,
+        id,
+        version,
         file,
+        rules,
     })
+}
+
+/// A file the pipeline names, as the user would find it: beside the
+/// pipeline file as they named it, not by its canonical path.
+fn shown_beside(top: &Scope<'_>, written: &str) -> String {
+    let pipeline_dir = Path::new(top.source().display()).parent();
+    pipeline_dir
+        .unwrap_or(Path::new(""))
+        .join(written)
+        .display()
+        .to_string()
 }
 
 /// Resolves the roles file and reads it, so that a broken roles file stops
@@ -188,13 +211,7 @@ fn resolve_roles(
 ) -> Result<(PathBuf, Roles), PipelineError> {
     let at = top.at(written.span(), "pipeline.roles");
     let path = resolve_existing(dir, written.get_ref(), Expect::File, "roles file", at)?;
-    // Named beside the pipeline file as the user named it, not by its
-    // canonical path.
-    let pipeline_dir = Path::new(top.source().display()).parent();
-    let shown = pipeline_dir
-        .unwrap_or(Path::new(""))
-        .join(written.get_ref());
-    let roles = read_roles(&path, shown.display().to_string())?;
+    let roles = read_roles(&path, shown_beside(top, written.get_ref()))?;
     Ok((path, roles))
 }
 
