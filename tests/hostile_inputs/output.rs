@@ -62,7 +62,7 @@ fn more_output_text_than_a_run_record_should_hold_is_a_plugin_fault() -> Result<
     let ran = run_forged(&format!(
         "output = {{ metadata = [[\"k\", \"{value}\"]], metadata-copies = 2100 }}"
     ))?;
-    assert_refused(&ran, 3, "bytes of text")
+    assert_refused(&ran, 3, "exceeded its limit `output` of 16.0 MiB")
 }
 
 #[test]

@@ -5,10 +5,11 @@
 //! cap-std, where the host never sees them. This module puts its own
 //! implementation of `wasi:filesystem/types` and `preopens` in front of
 //! wasmtime-wasi's: every call is passed on unchanged, so none of its checks
-//! is weakened, and what comes back is looked at. A path operation refused
-//! as not permitted, denied access or read-only becomes a [`Denial`] naming
-//! the guest path the plugin asked for (`open-at /workspace/../etc/passwd`)
-//! and the grant that would allow it.
+//! is weakened, and what comes back is looked at. A path operation (or a
+//! write, resize or time change through a descriptor) refused as not
+//! permitted, denied access or read-only becomes a [`Denial`] naming the
+//! guest path the plugin asked for (`open-at /workspace/../etc/passwd`) and
+//! the grant that would allow it.
 //!
 //! On top of wasmtime-wasi's checks it refuses hard links and renames
 //! between two preopens: each grant is a tree of its own, and a hard link
@@ -205,6 +206,11 @@ enum Op {
     StatAt,
     SetTimesAt,
     MetadataHashAt,
+    Write,
+    SetSize,
+    SetTimes,
+    WriteViaStream,
+    AppendViaStream,
 }
 
 impl Op {
@@ -221,6 +227,11 @@ impl Op {
             Op::StatAt => "stat-at",
             Op::SetTimesAt => "set-times-at",
             Op::MetadataHashAt => "metadata-hash-at",
+            Op::Write => "write",
+            Op::SetSize => "set-size",
+            Op::SetTimes => "set-times",
+            Op::WriteViaStream => "write-via-stream",
+            Op::AppendViaStream => "append-via-stream",
         }
     }
 
@@ -452,7 +463,10 @@ impl HostDescriptor for AuditedFs<'_> {
     async fn set_size(&mut self, fd: Resource<types::Descriptor>, size: Filesize) -> FsResult<()> {
         // Growing a file is charged like writing its new zeroes.
         self.charge_out(&fd, size, 0)?;
-        self.fs.set_size(fd, size).await
+        let asked = self.guest_path(&fd, "");
+        let borrowed = Resource::new_borrow(fd.rep());
+        let result = self.fs.set_size(fd, size).await;
+        self.audited(result, Op::SetSize, &borrowed, asked, true)
     }
 
     async fn set_times(
@@ -461,7 +475,10 @@ impl HostDescriptor for AuditedFs<'_> {
         atim: NewTimestamp,
         mtim: NewTimestamp,
     ) -> FsResult<()> {
-        self.fs.set_times(fd, atim, mtim).await
+        let asked = self.guest_path(&fd, "");
+        let borrowed = Resource::new_borrow(fd.rep());
+        let result = self.fs.set_times(fd, atim, mtim).await;
+        self.audited(result, Op::SetTimes, &borrowed, asked, true)
     }
 
     async fn read(
@@ -480,7 +497,10 @@ impl HostDescriptor for AuditedFs<'_> {
         offset: Filesize,
     ) -> FsResult<Filesize> {
         self.charge_out(&fd, offset, buf.len() as u64)?;
-        self.fs.write(fd, buf, offset).await
+        let asked = self.guest_path(&fd, "");
+        let borrowed = Resource::new_borrow(fd.rep());
+        let result = self.fs.write(fd, buf, offset).await;
+        self.audited(result, Op::Write, &borrowed, asked, true)
     }
 
     async fn read_directory(
@@ -662,9 +682,11 @@ impl HostDescriptor for AuditedFs<'_> {
         fd: Resource<types::Descriptor>,
         offset: Filesize,
     ) -> FsResult<Resource<DynOutputStream>> {
+        let asked = self.guest_path(&fd, "");
         let borrowed = Resource::new_borrow(fd.rep());
         self.charge_out(&borrowed, offset, 0)?;
-        let stream = self.fs.write_via_stream(fd, offset)?;
+        let result = self.fs.write_via_stream(fd, offset);
+        let stream = self.audited(result, Op::WriteViaStream, &borrowed, asked, true)?;
         self.count_stream(&borrowed, stream)
     }
 
@@ -672,8 +694,10 @@ impl HostDescriptor for AuditedFs<'_> {
         &mut self,
         fd: Resource<types::Descriptor>,
     ) -> FsResult<Resource<DynOutputStream>> {
+        let asked = self.guest_path(&fd, "");
         let borrowed = Resource::new_borrow(fd.rep());
-        let stream = self.fs.append_via_stream(fd)?;
+        let result = self.fs.append_via_stream(fd);
+        let stream = self.audited(result, Op::AppendViaStream, &borrowed, asked, true)?;
         self.count_stream(&borrowed, stream)
     }
 
