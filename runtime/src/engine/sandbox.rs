@@ -316,6 +316,85 @@ mod tests {
     }
 
     #[test]
+    fn a_file_in_out_with_a_second_name_is_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(out.path().join("dir")).unwrap();
+        std::fs::write(outside.path().join("secret"), b"s").unwrap();
+        let linked = out.path().join("dir/linked");
+        std::fs::hard_link(outside.path().join("secret"), &linked).unwrap();
+        let err = check_output(out.path(), &output_with(Vec::new())).unwrap_err();
+        assert_eq!(
+            err,
+            "`/out/dir/linked` is a hard link shared with another file (2 links)"
+        );
+        // Once the other name is gone, the file is the stage's own.
+        std::fs::remove_file(outside.path().join("secret")).unwrap();
+        assert!(check_output(out.path(), &output_with(Vec::new())).is_ok());
+    }
+
+    #[test]
+    fn metadata_that_looks_like_json_stays_a_string_in_the_record() {
+        let out = tempfile::tempdir().unwrap();
+        let forged = r#"x","status":"passed","metadata":{"a":"b"}}"#;
+        let mut output = output_with(Vec::new());
+        output.metadata = vec![
+            ("forged".into(), forged.into()),
+            ("nul".into(), "a\0b\u{1b}[2J".into()),
+        ];
+        check_output(out.path(), &output).unwrap();
+
+        let mut record = super::super::record::StageRecord::pending("s", "p".into(), None);
+        record.metadata = output.metadata.into_iter().collect();
+        let text = serde_json::to_string(&record).unwrap();
+        let back: super::super::record::StageRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.metadata, record.metadata);
+        assert_eq!(back.status, record.status);
+        assert_eq!(back.metadata["forged"], forged);
+    }
+
+    #[test]
+    fn gigantic_names_and_values_are_refused_naming_what() {
+        let out = tempfile::tempdir().unwrap();
+        let mut output = output_with(Vec::new());
+        output.metadata = vec![("k".repeat(MAX_NAME + 1), "v".into())];
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert!(err.starts_with("metadata key \"kkk"), "{err}");
+        output.metadata = vec![("k".into(), "v".repeat(MAX_TEXT + 1))];
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert_eq!(err, format!("metadata `k` is longer than {MAX_TEXT} bytes"));
+
+        let finding = |id: &str, title: String| Finding {
+            id: id.into(),
+            severity: Severity::Unknown,
+            package: "p".into(),
+            title,
+            fixed_in: None,
+        };
+        output.metadata.clear();
+        output.findings = vec![finding("F-1", "t".repeat(MAX_TEXT + 1))];
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert_eq!(err, "finding `F-1` has oversized fields");
+        output.findings = vec![finding("F\n2", "t".into())];
+        let err = check_output(out.path(), &output).unwrap_err();
+        assert!(err.contains("control characters"), "{err}");
+    }
+
+    #[test]
+    fn a_finding_of_unknown_severity_is_kept_as_unknown() {
+        // The WIT's `severity` is an enum: a value outside it traps as the
+        // output is read, and `unknown` is one of its cases.
+        let finding = Finding {
+            id: "F-1".into(),
+            severity: Severity::Unknown,
+            package: "p".into(),
+            title: "t".into(),
+            fixed_in: None,
+        };
+        assert_eq!(finding_record(&finding).severity, "unknown");
+    }
+
+    #[test]
     fn artifacts_are_hashed_inside_out() {
         let out = tempfile::tempdir().unwrap();
         std::fs::write(out.path().join("report.json"), b"{}").unwrap();
@@ -384,6 +463,38 @@ mod tests {
         let err = check_output(out.path(), &output_with(vec![artifact(reversed)])).unwrap_err();
         assert!(err.starts_with("artifact path"), "{err}");
         assert!(err.contains("invisible formatting ones"), "{err}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+        ))]
+
+        /// Whatever path a plugin declares, an accepted artifact is a file
+        /// inside `out/`, and nothing panics.
+        #[test]
+        fn no_declared_path_leaves_out(
+            path in "(\\.\\.|\\.|/|a|b|c|secret|out|[a-z]{1,3}|\\x00|\\\\|\\x{202e}|%2e| ){0,8}",
+            name in "\\PC{0,12}",
+            size in 0usize..64,
+        ) {
+            let root = tempfile::tempdir().unwrap();
+            let out = root.path().join("out");
+            std::fs::create_dir_all(out.join("a/b")).unwrap();
+            std::fs::write(out.join("a/b/c"), vec![b'x'; size]).unwrap();
+            std::fs::write(root.path().join("secret"), b"outside").unwrap();
+            let declared = Artifact {
+                name: if name.is_empty() { "n".into() } else { name },
+                media_type: "text/plain".into(),
+                path,
+            };
+            if let Ok((records, _)) = check_output(&out, &output_with(vec![declared])) {
+                let host = std::fs::canonicalize(out.join(&records[0].path)).unwrap();
+                let out = std::fs::canonicalize(&out).unwrap();
+                proptest::prop_assert!(host.starts_with(&out), "{} left out/", host.display());
+                proptest::prop_assert!(!records[0].path.split('/').any(|c| c == ".."));
+            }
+        }
     }
 
     #[test]

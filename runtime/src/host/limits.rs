@@ -160,7 +160,7 @@ impl CpuMeter {
 pub(super) struct LogMeter {
     total: u64,
     max_total: u64,
-    window_start: Instant,
+    window_start: Option<Instant>,
     in_window: u64,
     max_rate: u64,
 }
@@ -170,7 +170,7 @@ impl LogMeter {
         LogMeter {
             total: 0,
             max_total,
-            window_start: Instant::now(),
+            window_start: None,
             in_window: 0,
             max_rate,
         }
@@ -187,8 +187,11 @@ impl LogMeter {
         if self.total > self.max_total {
             return Err(Crossed::LogLines);
         }
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
+        let second_over = self
+            .window_start
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1));
+        if second_over {
+            self.window_start = Some(now);
             self.in_window = 0;
         }
         self.in_window += 1;

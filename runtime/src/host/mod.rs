@@ -478,6 +478,63 @@ mod tests {
     }
 
     #[test]
+    fn output_past_the_output_limit_is_a_fault_naming_it() {
+        use self::bindings::types::Verdict;
+
+        let output = |value: &str| StageOutput {
+            verdict: Verdict::Fail("r".repeat(10)),
+            artifacts: Vec::new(),
+            findings: Vec::new(),
+            metadata: vec![("key".into(), value.into())],
+            summary: "s".repeat(5),
+        };
+        let limits = Limits {
+            output: 100,
+            ..DESCRIBE_LIMITS
+        };
+        // 10 + 5 + 3 + 82: exactly the limit.
+        let within = output(&"v".repeat(82));
+        assert_eq!(limits::output_size(&within), 100);
+        assert!(check_output(Ok(within), limits).is_ok());
+
+        let past = output(&"v".repeat(83));
+        let Err(fault) = check_output(Ok(past), limits) else {
+            panic!("output past the limit was kept");
+        };
+        assert_eq!(fault.limit(), Some("output"));
+        assert_eq!(
+            fault.to_string(),
+            "the plugin exceeded its limit `output` of 100 B: it returned 101 B of text"
+        );
+        // A stage's own error is not output.
+        let error = Err(StageError::Internal("e".repeat(1000)));
+        assert!(check_output(error, limits).is_ok());
+    }
+
+    #[test]
+    fn each_crossed_limit_names_its_key_and_value() {
+        let limits = Limits {
+            log_rate: 1000,
+            ..DESCRIBE_LIMITS
+        };
+        let fault = StageFault::crossed(Crossed::LogRate, limits);
+        assert_eq!(
+            fault.to_string(),
+            "the plugin exceeded its limit `log-rate` of 1000 log lines per second"
+        );
+        assert_eq!(fault.limit(), Some("log-rate"));
+        let fault = StageFault::crossed(Crossed::Cpu, limits);
+        assert_eq!(
+            fault.to_string(),
+            "the stage exceeded its limit `cpu` of 10s of CPU time"
+        );
+        let trap = StageFault::Trap {
+            message: "x".into(),
+        };
+        assert_eq!(trap.limit(), None);
+    }
+
+    #[test]
     fn header_check_names_core_modules() {
         let core = b"\0asm\x01\0\0\0";
         let err = check_component_header(core).unwrap_err();

@@ -24,6 +24,16 @@ pub struct Location {
 }
 
 impl Location {
+    /// A location in no particular file, for unit tests.
+    #[cfg(test)]
+    pub(super) fn unknown_for_tests() -> Location {
+        Location {
+            file: Arc::from("test.toml"),
+            line: None,
+            context: String::new(),
+        }
+    }
+
     /// The file as the user named it.
     pub fn file(&self) -> &str {
         &self.file
