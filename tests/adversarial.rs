@@ -45,7 +45,9 @@ fn assert_limit_audited(case: &Case, limit: &str, message: &str) -> Result<()> {
     ensure!(event["limit"] == limit, "{event:#}");
     ensure!(event["stage"] == "probe", "{event:#}");
     ensure!(
-        event["plugin"].as_str().is_some_and(|p| p.ends_with(".wasm")),
+        event["plugin"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(".wasm")),
         "{event:#}"
     );
     let audited = event["message"].as_str().unwrap_or_default();
@@ -124,10 +126,19 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
         &[
             ("rename-at /workspace/sub/moved.txt -> /out/moved.txt", two),
             ("rename-at /out/made.txt -> /workspace/sub/made.txt", back),
-            ("rename-at /workspace/sub/moved.txt -> /out/raw-moved.txt", two),
+            (
+                "rename-at /workspace/sub/moved.txt -> /out/raw-moved.txt",
+                two,
+            ),
             ("link-at /out/linked.txt -> /workspace/sub/moved.txt", link),
-            ("link-at /out/raw-linked.txt -> /workspace/sub/moved.txt", link),
-            ("link-at /workspace/sub/made-link.txt -> /out/made.txt", link_back),
+            (
+                "link-at /out/raw-linked.txt -> /workspace/sub/moved.txt",
+                link,
+            ),
+            (
+                "link-at /workspace/sub/made-link.txt -> /out/made.txt",
+                link_back,
+            ),
             (&via_sub, escape),
             (&via_out, escape),
             (&passwd, escape),
@@ -144,8 +155,14 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
     // The host's environment (which holds the secret) was not read.
     case.assert_secret_unread(&ran)?;
     let changed = changed_paths(&before, &snapshot(case.scratch.path())?);
-    let outside: Vec<_> = changed.iter().filter(|p| !p.starts_with("ws/sub")).collect();
-    ensure!(outside.is_empty(), "changed outside the write grant: {outside:?}");
+    let outside: Vec<_> = changed
+        .iter()
+        .filter(|p| !p.starts_with("ws/sub"))
+        .collect();
+    ensure!(
+        outside.is_empty(),
+        "changed outside the write grant: {outside:?}"
+    );
     ensure!(
         case.scratch.workspace().join("sub/moved.txt").is_file(),
         "a file left its grant"
@@ -154,7 +171,10 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
     let names: Vec<_> = fs::read_dir(&out)?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<Result<_, _>>()?;
-    ensure!(names == ["made.txt"], "only `made.txt` belongs in out/: {names:?}");
+    ensure!(
+        names == ["made.txt"],
+        "only `made.txt` belongs in out/: {names:?}"
+    );
     case.gantry.assert_audit_intact()?;
     assert_next_run_unaffected(&case.gantry)
 }
@@ -163,7 +183,11 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
 fn a_hard_link_inside_out_is_refused_as_malformed_output() -> Result<()> {
     let case = case("cross-grant", "[stage.config]\nmode = \"out-hard-link\"")?;
     let ran = case.run()?;
-    let record = assert_fault(&case, &ran, "is a hard link shared with another file (2 links)")?;
+    let record = assert_fault(
+        &case,
+        &ran,
+        "is a hard link shared with another file (2 links)",
+    )?;
     ensure!(
         record["artifacts"].as_array().is_none_or(Vec::is_empty),
         "{record:#}"
@@ -238,7 +262,10 @@ fn writes_under_out_stop_at_the_out_bytes_limit_however_they_are_made() -> Resul
         // larger than the limit, holes included.
         let flood = case.stage_dir()?.join("out/flood.bin");
         let size = fs::metadata(&flood).map_or(0, |m| m.len());
-        ensure!(size <= limit, "how = {how}: `/out/flood.bin` grew to {size} bytes");
+        ensure!(
+            size <= limit,
+            "how = {how}: `/out/flood.bin` grew to {size} bytes"
+        );
         assert_next_run_unaffected(&case.gantry)?;
     }
     Ok(())
@@ -268,7 +295,10 @@ fn deep_recursion_is_a_clean_fault_on_either_stack() -> Result<()> {
         ("native", "wasm trap: call stack exhausted"),
     ];
     for (how, trap) in stacks {
-        let case = case("deep-recursion", &format!("[stage.config]\nhow = \"{how}\""))?;
+        let case = case(
+            "deep-recursion",
+            &format!("[stage.config]\nhow = \"{how}\""),
+        )?;
         let before = snapshot(case.scratch.path())?;
         let ran = case.run()?;
         let message = format!("the plugin trapped: {trap}");
@@ -283,8 +313,12 @@ fn deep_recursion_is_a_clean_fault_on_either_stack() -> Result<()> {
 
 #[test]
 fn hoarded_file_handles_stop_at_the_handles_limit() -> Result<()> {
-    let case = case("handle-hoard", "[stage.grants]\nread = [\".\"]\n[stage.limits]\nhandles = 64")?;
-    let message = "the plugin exceeded its limit `handles` of 64 files and directories open at once";
+    let case = case(
+        "handle-hoard",
+        "[stage.grants]\nread = [\".\"]\n[stage.limits]\nhandles = 64",
+    )?;
+    let message =
+        "the plugin exceeded its limit `handles` of 64 files and directories open at once";
     assert_limit_fault(&case, "handles", message)?;
     assert_next_run_unaffected(&case.gantry)
 }
@@ -304,7 +338,10 @@ fn files_opened_and_closed_never_near_the_handles_limit() -> Result<()> {
 
 #[test]
 fn an_endless_loop_is_stopped_at_the_cpu_limit() -> Result<()> {
-    let case = case("endless-loop", "[stage.limits]\ncpu = \"1s\"\ntimeout = \"5m\"")?;
+    let case = case(
+        "endless-loop",
+        "[stage.limits]\ncpu = \"1s\"\ntimeout = \"5m\"",
+    )?;
     let started = Instant::now();
     let message = "the stage exceeded its limit `cpu` of 1s of CPU time";
     assert_limit_fault(&case, "cpu", message)?;

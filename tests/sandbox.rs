@@ -97,7 +97,10 @@ fn absolute_host_paths_are_not_visible() -> Result<()> {
     assert_fs_denied(
         &case,
         &[
-            (&raw, "none: `..`, absolute paths and symlinks stay inside `/workspace`"),
+            (
+                &raw,
+                "none: `..`, absolute paths and symlinks stay inside `/workspace`",
+            ),
             (
                 "open-at /etc/passwd (from /out)",
                 "none: `..`, absolute paths and symlinks stay inside `/out`",
@@ -167,8 +170,14 @@ fn symlinks_and_hard_links_cannot_leave_the_write_grant() -> Result<()> {
             ("open-at /workspace/sub/updir/secret", sub),
             ("open-at /workspace/sub/hop1", sub),
             (&absolute, sub),
-            ("link-at /workspace/sub/hard -> /workspace/../secret", across),
-            ("link-at /workspace/sub/keep-hard -> /workspace/keep.txt", across),
+            (
+                "link-at /workspace/sub/hard -> /workspace/../secret",
+                across,
+            ),
+            (
+                "link-at /workspace/sub/keep-hard -> /workspace/keep.txt",
+                across,
+            ),
         ],
     )?;
 
@@ -209,7 +218,10 @@ fn symlinks_that_stay_inside_the_grant_work() -> Result<()> {
         &["read-via-directory-link"],
     )?;
     let denials = fs_denials(&case)?;
-    ensure!(denials.is_empty(), "legitimate links were denied: {denials:#?}");
+    ensure!(
+        denials.is_empty(),
+        "legitimate links were denied: {denials:#?}"
+    );
     case.gantry.assert_audit_intact()
 }
 
@@ -275,10 +287,16 @@ fn a_read_only_workspace_cannot_be_changed() -> Result<()> {
             ("open-at /workspace/new.txt", write),
             ("open-at /workspace/dir/new.txt", write),
             ("create-directory-at /workspace/newdir", write),
-            ("rename-at /workspace/keep.txt -> /workspace/moved.txt", write),
+            (
+                "rename-at /workspace/keep.txt -> /workspace/moved.txt",
+                write,
+            ),
             ("unlink-file-at /workspace/keep.txt", write),
             ("symlink-at /workspace/link -> keep.txt", write),
-            ("rename-at /workspace/keep.txt -> /out/stolen-raw.txt", across),
+            (
+                "rename-at /workspace/keep.txt -> /out/stolen-raw.txt",
+                across,
+            ),
             ("link-at /out/keep-raw -> /workspace/keep.txt", link_across),
         ],
     )?;

@@ -238,7 +238,12 @@ pub(crate) fn fs_denials(case: &Case) -> Result<Vec<(String, String)>> {
             continue;
         }
         ensure!(event["stage"] == "probe", "{event:#}");
-        ensure!(event["plugin"].as_str().is_some_and(|p| p.ends_with(".wasm")), "{event:#}");
+        ensure!(
+            event["plugin"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".wasm")),
+            "{event:#}"
+        );
         let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
         denials.push((text("asked"), text("missing_grant")));
     }

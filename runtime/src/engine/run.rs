@@ -15,8 +15,7 @@ use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
 use crate::host::{Limits, LoadedPlugin, StageFault, StageResult};
 use crate::pipeline::{
-    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageLimits,
-    StageSpec,
+    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageLimits, StageSpec,
 };
 use crate::store::{RunId, timestamp_now};
 

@@ -14,7 +14,9 @@
 //! On top of wasmtime-wasi's checks it refuses hard links and renames
 //! between two preopens: each grant is a tree of its own, and a hard link
 //! from one into `/out` would make the host hash, and the next stage read,
-//! a file that another grant can still change. It also counts what the
+//! a file that another grant can still change. (wasmtime-wasi 48 refuses a
+//! link or rename out of a read-only preopen, or between preopens of
+//! different permissions, but allows both between two writable ones.) It also counts what the
 //! stage's limits bound: descriptors open at once, and bytes written under
 //! `/out` (see [`OutBudget`]), as they are written.
 //!
@@ -146,7 +148,12 @@ pub(super) struct FsTracker {
 }
 
 impl FsTracker {
-    pub fn new(sandbox: &Sandbox, max_handles: u64, out: Arc<OutBudget>, tripwire: Tripwire) -> Self {
+    pub fn new(
+        sandbox: &Sandbox,
+        max_handles: u64,
+        out: Arc<OutBudget>,
+        tripwire: Tripwire,
+    ) -> Self {
         let roots = sandbox
             .preopens
             .iter()
@@ -165,6 +172,8 @@ impl FsTracker {
     }
 
     /// Counts `more` new descriptors against the stage's `handles` limit.
+    // TODO(#3): streams, pollables and directory listings live in the same
+    // resource table and are not counted against `handles` yet.
     fn admit(&self, more: usize) -> wasmtime::Result<()> {
         let open = self.opened.len().saturating_add(more) as u64;
         if open > self.max_handles {
@@ -299,9 +308,8 @@ impl AuditedFs<'_> {
         to: &Resource<types::Descriptor>,
         asked: &str,
     ) -> FsResult<()> {
-        let root = |fd: &Resource<types::Descriptor>| {
-            self.tracker.opened.get(&fd.rep()).map(|o| o.root)
-        };
+        let root =
+            |fd: &Resource<types::Descriptor>| self.tracker.opened.get(&fd.rep()).map(|o| o.root);
         let (Some(from_root), Some(to_root)) = (root(from), root(to)) else {
             return Ok(());
         };
@@ -329,7 +337,12 @@ impl AuditedFs<'_> {
     }
 
     /// Charges a write of `bytes` at `offset` when `fd` is under `/out`.
-    fn charge_out(&mut self, fd: &Resource<types::Descriptor>, offset: u64, bytes: u64) -> FsResult<()> {
+    fn charge_out(
+        &mut self,
+        fd: &Resource<types::Descriptor>,
+        offset: u64,
+        bytes: u64,
+    ) -> FsResult<()> {
         if !self.tracker.is_out(fd) {
             return Ok(());
         }
@@ -800,7 +813,10 @@ mod tests {
 
     #[test]
     fn guest_paths_are_shown_as_asked() {
-        assert_eq!(join_guest("/workspace", "../etc/passwd"), "/workspace/../etc/passwd");
+        assert_eq!(
+            join_guest("/workspace", "../etc/passwd"),
+            "/workspace/../etc/passwd"
+        );
         assert_eq!(join_guest("/workspace/", "a"), "/workspace/a");
         assert_eq!(join_guest("/out", "."), "/out");
         assert_eq!(join_guest("/out", "/etc/passwd"), "/etc/passwd (from /out)");

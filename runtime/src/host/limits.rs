@@ -302,7 +302,10 @@ mod tests {
         let later = start + Duration::from_secs(1);
         assert_eq!(meter.line(later), Ok(()));
         assert_eq!(meter.line(later), Ok(()));
-        assert_eq!(meter.line(later + Duration::from_secs(5)), Err(Crossed::LogLines));
+        assert_eq!(
+            meter.line(later + Duration::from_secs(5)),
+            Err(Crossed::LogLines)
+        );
     }
 
     #[test]

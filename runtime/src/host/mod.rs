@@ -29,7 +29,7 @@ pub use self::state::{ExecRecord, LogLevel, StageEvents};
 use self::bindings::types::{PluginInfo, StageError, StageInput, StageOutput};
 use self::bindings::{Stage, StagePre};
 use self::fs::FsTracker;
-use self::limits::{Crossed, CpuMeter, LogMeter, OutBudget, StageLimiter, Tripwire};
+use self::limits::{CpuMeter, Crossed, LogMeter, OutBudget, StageLimiter, Tripwire};
 use self::state::StageState;
 use crate::grants::exec::ExecPolicy;
 use crate::grants::{GrantError, Sandbox, StdioCapture};
@@ -192,7 +192,8 @@ impl PluginHost {
             stage.call_run(&mut store, input).await
         };
         let outcome = tokio::time::timeout(limits.timeout, call).await;
-        let result = settle(outcome, &store, limits).and_then(|result| check_output(result, limits));
+        let result =
+            settle(outcome, &store, limits).and_then(|result| check_output(result, limits));
         let stdio = Stdio {
             stdout: capture.stdout.contents().to_vec(),
             stderr: capture.stderr.contents().to_vec(),
@@ -401,7 +402,9 @@ pub enum StageFault {
     LogLines { limit: u64 },
     #[error("the plugin exceeded its limit `log-rate` of {limit} log lines per second")]
     LogRate { limit: u64 },
-    #[error("the plugin exceeded its limit `handles` of {limit} files and directories open at once")]
+    #[error(
+        "the plugin exceeded its limit `handles` of {limit} files and directories open at once"
+    )]
     Handles { limit: u64 },
     #[error("failed to build the stage's sandbox: {0}")]
     Sandbox(GrantError),

@@ -439,7 +439,9 @@ pub enum PipelineError {
     },
 
     /// A count limit that is not a whole number within its ceiling.
-    #[error("{at}: invalid count `{value}`: {reason}\n  hint: write a whole number from 1 to {max}")]
+    #[error(
+        "{at}: invalid count `{value}`: {reason}\n  hint: write a whole number from 1 to {max}"
+    )]
     InvalidCount {
         at: Location,
         value: i64,

@@ -425,9 +425,8 @@ mod tests {
     #[test]
     fn symlinked_grants_resolve_inside_or_are_refused() {
         let (_root, ws) = linked_workspace();
-        let resolve = |written: &str| {
-            resolve_workspace_path(written, &ws, Location::unknown_for_tests())
-        };
+        let resolve =
+            |written: &str| resolve_workspace_path(written, &ws, Location::unknown_for_tests());
         let Ok(GrantPath::Workspace { host, .. }) = resolve("in") else {
             panic!("a link inside the workspace was refused");
         };

@@ -63,14 +63,23 @@ fn across(attempts: &mut Attempts) {
     attempts.must_allow("write-out", made);
 
     let moved = fs::rename("/workspace/sub/moved.txt", "/out/moved.txt");
-    attempts.must_refuse("rename-workspace-into-out", moved.map(|()| "moved".to_owned()));
+    attempts.must_refuse(
+        "rename-workspace-into-out",
+        moved.map(|()| "moved".to_owned()),
+    );
     let back = fs::rename("/out/made.txt", "/workspace/sub/made.txt");
-    attempts.must_refuse("rename-out-into-workspace", back.map(|()| "moved".to_owned()));
+    attempts.must_refuse(
+        "rename-out-into-workspace",
+        back.map(|()| "moved".to_owned()),
+    );
     let raw_moved = raw::rename_at("/workspace/sub", "moved.txt", "/out", "raw-moved.txt");
     attempts.must_refuse("raw-rename-workspace-into-out", raw_moved);
 
     let linked = fs::hard_link("/workspace/sub/moved.txt", "/out/linked.txt");
-    attempts.must_refuse("hard-link-workspace-into-out", linked.map(|()| "linked".to_owned()));
+    attempts.must_refuse(
+        "hard-link-workspace-into-out",
+        linked.map(|()| "linked".to_owned()),
+    );
     let raw_linked = raw::link_at("/workspace/sub", "moved.txt", "/out", "raw-linked.txt");
     attempts.must_refuse("raw-hard-link-workspace-into-out", raw_linked);
     let raw_back = raw::link_at("/out", "made.txt", "/workspace/sub", "made-link.txt");
@@ -84,7 +93,10 @@ fn proc_files(attempts: &mut Attempts) {
     let environ = format!("{CLIMB}/proc/self/environ");
     let via_sub = raw::read_at("/workspace/sub", &environ);
     attempts.must_refuse("raw-read-proc-environ-via-sub", via_sub);
-    attempts.must_refuse("raw-read-proc-environ-via-out", raw::read_at("/out", &environ));
+    attempts.must_refuse(
+        "raw-read-proc-environ-via-out",
+        raw::read_at("/out", &environ),
+    );
     let passwd = format!("{CLIMB}/etc/passwd");
     attempts.must_refuse("raw-read-etc-passwd", raw::read_at("/workspace", &passwd));
 
