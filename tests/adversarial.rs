@@ -80,6 +80,7 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
     let case = Case::new("cross-grant", |_| {
         "[stage.grants]\nread = [\".\"]\nwrite = [\"sub\"]".into()
     })?;
+    case.workspace_file("keep.txt", "read-only")?;
     case.workspace_file("sub/moved.txt", "stays")?;
     case.workspace_file("sub/a.txt", "inside")?;
     let before = snapshot(case.scratch.path())?;
@@ -93,6 +94,7 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
         "hard-link-workspace-into-out",
         "raw-hard-link-workspace-into-out",
         "raw-hard-link-out-into-workspace",
+        "hard-link-in-read-only-grant",
     ];
     assert_attempts(&metadata, "refused: ", &across)?;
     let proc = [
@@ -138,6 +140,10 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
             (
                 "link-at /workspace/sub/made-link.txt -> /out/made.txt",
                 link_back,
+            ),
+            (
+                "link-at /workspace/keep-link.txt -> /workspace/keep.txt",
+                "write = [\".\"]",
             ),
             (&via_sub, escape),
             (&via_out, escape),

@@ -274,15 +274,17 @@ impl AuditedFs<'_> {
         let Err(err) = &result else {
             return result;
         };
-        let refused = matches!(
-            err.downcast_ref(),
-            Some(ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::ReadOnly)
-        );
-        if refused {
-            let root = self.tracker.root_of(fd).cloned();
-            let missing = missing_grant(root.as_ref(), op.mutates() || writes);
-            self.deny(op, asked, missing)?;
-        }
+        let missing = match err.downcast_ref() {
+            // What cap-std gives for a path that leaves its base, and
+            // wasmtime-wasi for a change under a read-only preopen.
+            Some(ErrorCode::NotPermitted | ErrorCode::ReadOnly) => {
+                let root = self.tracker.root_of(fd);
+                missing_grant(root, op.mutates() || writes)
+            }
+            Some(ErrorCode::Access) => "none: the host's file permissions refuse it".to_owned(),
+            _ => return result,
+        };
+        self.deny(op, asked, missing)?;
         result
     }
 

@@ -2,7 +2,7 @@
 //! reads `/proc` and `/etc` through every preopen.
 //!
 //! The test grants the workspace read-only and `sub/` writable, and puts
-//! `sub/moved.txt` and `sub/a.txt` there. Each grant is a tree of its own:
+//! `keep.txt`, `sub/moved.txt` and `sub/a.txt` there. Each grant is a tree of its own:
 //! a rename or hard link from `/workspace/sub` into `/out` (both writable)
 //! or back must be refused, as must every way to `/proc/self/environ`,
 //! while renames, hard links and symlinks inside one grant work.
@@ -84,6 +84,13 @@ fn across(attempts: &mut Attempts) {
     attempts.must_refuse("raw-hard-link-workspace-into-out", raw_linked);
     let raw_back = raw::link_at("/out", "made.txt", "/workspace/sub", "made-link.txt");
     attempts.must_refuse("raw-hard-link-out-into-workspace", raw_back);
+
+    // Inside one grant, but a read-only one: a link is a change too.
+    let read_only = fs::hard_link("/workspace/keep.txt", "/workspace/keep-link.txt");
+    attempts.must_refuse(
+        "hard-link-in-read-only-grant",
+        read_only.map(|()| "linked".to_owned()),
+    );
 }
 
 /// `/proc` and `/etc`, by name and through every preopen.
