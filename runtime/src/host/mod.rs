@@ -12,6 +12,7 @@ mod cache;
 mod fs;
 mod limits;
 mod state;
+mod wasi;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,7 +98,7 @@ impl PluginHost {
         let engine = Engine::new(&config).map_err(setup_error)?;
 
         let mut linker = Linker::new(&engine);
-        fs::add_wasi_to_linker(&mut linker).map_err(setup_error)?;
+        wasi::add_wasi_to_linker(&mut linker).map_err(setup_error)?;
         Stage::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
             .map_err(setup_error)?;
 
