@@ -1,5 +1,6 @@
 //! End-to-end tests of the `gantry` binary and library on real pipelines.
 
+mod adversarial;
 mod audit;
 mod demo;
 mod gate;

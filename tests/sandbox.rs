@@ -10,8 +10,8 @@
 //! nowhere gantry wrote, that no file outside the grants changed, that
 //! refusals are audited and that the audit trail still verifies.
 
-mod case;
-mod files;
+pub(crate) mod case;
+pub(crate) mod files;
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 
 use self::case::{
-    Case, assert_attempts, assert_denials_audited, assert_fault, assert_next_run_unaffected,
-    assert_sandbox_held, assert_unchanged, exec_events,
+    Case, assert_attempts, assert_denials_audited, assert_fault, assert_fs_denied,
+    assert_next_run_unaffected, assert_sandbox_held, assert_unchanged, exec_events, fs_denials,
 };
 use self::files::{changed_paths, regular_files, snapshot};
 
@@ -48,6 +48,20 @@ fn dotdot_paths_cannot_leave_the_workspace() -> Result<()> {
         "raw-read-out-dotdot",
     ];
     assert_attempts(&metadata, "refused: ", &climbs)?;
+    // The host saw each climb, and audited the path as the plugin asked.
+    let workspace = "none: `..`, absolute paths and symlinks stay inside `/workspace`";
+    let out = "none: `..`, absolute paths and symlinks stay inside `/out`";
+    assert_fs_denied(
+        &case,
+        &[
+            ("open-at /workspace/../secret", workspace),
+            ("open-at /workspace/sub/../../secret", workspace),
+            ("open-at /workspace/sub/../sub/../../secret", workspace),
+            ("open-at /workspace/..", workspace),
+            ("open-at /out/..", out),
+            ("open-at /out/../log.jsonl", out),
+        ],
+    )?;
 
     case.assert_secret_unread(&ran)?;
     assert_unchanged(case.scratch.path(), &before)?;
@@ -75,6 +89,24 @@ fn absolute_host_paths_are_not_visible() -> Result<()> {
         "list-root",
     ];
     assert_attempts(&metadata, "refused: ", &reads)?;
+    // A path no preopen holds never reaches the host (the plugin's C
+    // library finds no directory to send it to); one sent raw, relative to
+    // a preopen, is refused there and audited.
+    let secret = case.scratch.path().join("secret");
+    let raw = format!("open-at {} (from /workspace)", secret.display());
+    assert_fs_denied(
+        &case,
+        &[
+            (
+                &raw,
+                "none: `..`, absolute paths and symlinks stay inside `/workspace`",
+            ),
+            (
+                "open-at /etc/passwd (from /out)",
+                "none: `..`, absolute paths and symlinks stay inside `/out`",
+            ),
+        ],
+    )?;
 
     case.assert_secret_unread(&ran)?;
     // What the host's `/etc/passwd` starts with is nowhere either.
@@ -125,6 +157,29 @@ fn symlinks_and_hard_links_cannot_leave_the_write_grant() -> Result<()> {
         "read-via-hard-link-to-escaping-link",
     ];
     assert_attempts(&metadata, "refused: ", &refused)?;
+    let sub = "none: `..`, absolute paths and symlinks stay inside `/workspace/sub`";
+    let absolute = format!(
+        "symlink-at /workspace/sub/abs -> {}",
+        case.scratch.path().join("secret").display()
+    );
+    let across = "none: link-at stays within one grant, and `/workspace` and `/workspace/sub`";
+    assert_fs_denied(
+        &case,
+        &[
+            ("open-at /workspace/sub/up", sub),
+            ("open-at /workspace/sub/updir/secret", sub),
+            ("open-at /workspace/sub/hop1", sub),
+            (&absolute, sub),
+            (
+                "link-at /workspace/sub/hard -> /workspace/../secret",
+                across,
+            ),
+            (
+                "link-at /workspace/sub/keep-hard -> /workspace/keep.txt",
+                across,
+            ),
+        ],
+    )?;
 
     case.assert_secret_unread(&ran)?;
     let changed = changed_paths(&before, &snapshot(case.scratch.path())?);
@@ -162,6 +217,11 @@ fn symlinks_that_stay_inside_the_grant_work() -> Result<()> {
         "allowed: 4 bytes: deep",
         &["read-via-directory-link"],
     )?;
+    let denials = fs_denials(&case)?;
+    ensure!(
+        denials.is_empty(),
+        "legitimate links were denied: {denials:#?}"
+    );
     case.gantry.assert_audit_intact()
 }
 
@@ -217,6 +277,29 @@ fn a_read_only_workspace_cannot_be_changed() -> Result<()> {
         "set-modified-time",
     ];
     assert_attempts(&metadata, "refused: ", &changes)?;
+    let write = "write = [\".\"]";
+    let across = "none: rename-at stays within one grant, and `/workspace` and `/out` are two";
+    let link_across = "none: link-at stays within one grant, and `/workspace` and `/out` are two";
+    assert_fs_denied(
+        &case,
+        &[
+            ("open-at /workspace/keep.txt", write),
+            ("open-at /workspace/new.txt", write),
+            ("open-at /workspace/dir/new.txt", write),
+            ("create-directory-at /workspace/newdir", write),
+            (
+                "rename-at /workspace/keep.txt -> /workspace/moved.txt",
+                write,
+            ),
+            ("unlink-file-at /workspace/keep.txt", write),
+            ("symlink-at /workspace/link -> keep.txt", write),
+            (
+                "rename-at /workspace/keep.txt -> /out/stolen-raw.txt",
+                across,
+            ),
+            ("link-at /out/keep-raw -> /workspace/keep.txt", link_across),
+        ],
+    )?;
 
     assert_unchanged(case.scratch.path(), &before)?;
     let out = snapshot(&case.stage_dir()?.join("out"))?;

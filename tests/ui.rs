@@ -208,6 +208,20 @@ fn good_pipeline_applies_limit_and_approval_defaults() -> Result<()> {
         (scan.memory, scan.timeout),
         (256 << 20, Duration::from_secs(120))
     );
+    assert_eq!(scan.cpu, Duration::from_secs(30));
+    assert_eq!((scan.output, scan.out_bytes), (2 << 20, 1 << 30));
+    assert_eq!(
+        (scan.log_lines, scan.log_rate, scan.handles),
+        (5000, 50, 128)
+    );
+    // Unset, CPU time is bounded by the wall time, and the rest by the
+    // defaults.
+    assert_eq!(test.cpu, test.timeout);
+    assert_eq!((test.output, test.out_bytes), (16 << 20, 4 << 30));
+    assert_eq!(
+        (test.log_lines, test.log_rate, test.handles),
+        (100_000, 1000, 1024)
+    );
 
     let Some(StageKind::Approval(gate)) = spec.stage("review").map(|s| &s.kind) else {
         bail!("review is not an approval stage");

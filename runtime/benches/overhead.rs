@@ -95,6 +95,12 @@ async fn stage_overhead() -> anyhow::Result<()> {
     let limits = Limits {
         memory: 256 << 20,
         timeout: Duration::from_secs(60),
+        cpu: Duration::from_secs(60),
+        output: 1 << 20,
+        out_bytes: 1 << 30,
+        log_lines: 1000,
+        log_rate: 1000,
+        handles: 256,
     };
     let input = StageInput {
         run_id: "bench".into(),

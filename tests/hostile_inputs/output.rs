@@ -62,7 +62,7 @@ fn more_output_text_than_a_run_record_should_hold_is_a_plugin_fault() -> Result<
     let ran = run_forged(&format!(
         "output = {{ metadata = [[\"k\", \"{value}\"]], metadata-copies = 2100 }}"
     ))?;
-    assert_refused(&ran, 3, "bytes of text")
+    assert_refused(&ran, 3, "exceeded its limit `output` of 16.0 MiB")
 }
 
 #[test]
@@ -72,4 +72,21 @@ fn an_output_dir_nested_past_the_path_limit_is_a_plugin_fault() -> Result<()> {
     // not in a crash.
     let ran = run_forged("nest = [\"/out\", 3000]")?;
     assert_refused(&ran, 3, "its output directory is unusable")
+}
+
+#[test]
+fn metadata_that_is_not_utf8_is_a_fault_and_never_reaches_the_record() -> Result<()> {
+    let stage = "[stage.config]\noutput = { invalid-utf8-metadata = true }";
+    let scratch = Scratch::new(&one_stage_pipeline(&forged_plugin(), stage))?;
+    let gantry = Gantry::new()?;
+    let ran = gantry.run(&["run", &scratch.pipeline()])?;
+    assert_refused(&ran, 3, "the plugin trapped")?;
+    ensure!(ran.stderr.contains("utf-8"), "{}", ran.stderr);
+    let record = gantry.run_record(&gantry.only_run()?)?;
+    let stage = crate::support::stage(&record, "probe")?;
+    ensure!(
+        stage["metadata"].as_object().is_none_or(|m| m.is_empty()),
+        "{stage:#}"
+    );
+    gantry.assert_audit_intact()
 }

@@ -15,18 +15,18 @@ use crate::support::{Gantry, Ran, Scratch, one_stage_pipeline, stage, test_plugi
 /// One hostile stage: its own state directory, and a scratch directory
 /// holding the pipeline, the workspace `ws/` and `secret` beside it, which
 /// `/workspace/../secret` would name if `..` left the workspace.
-pub(super) struct Case {
-    pub(super) gantry: Gantry,
-    pub(super) scratch: Scratch,
+pub(crate) struct Case {
+    pub(crate) gantry: Gantry,
+    pub(crate) scratch: Scratch,
     /// The secret file's contents, unique to this case.
-    pub(super) secret: String,
+    pub(crate) secret: String,
 }
 
 impl Case {
     /// Writes the secret and a one-stage pipeline running the hostile
     /// plugin `name`; `stage_extra` gets the secret's host path and returns
     /// the stage's grants, limits and config.
-    pub(super) fn new(name: &str, stage_extra: impl FnOnce(&str) -> String) -> Result<Case> {
+    pub(crate) fn new(name: &str, stage_extra: impl FnOnce(&str) -> String) -> Result<Case> {
         let scratch = Scratch::new("")?;
         let secret_path = scratch.path().join("secret");
         let secret = format!("gantry-test-secret-{}", unique_suffix(scratch.path()));
@@ -44,14 +44,14 @@ impl Case {
     }
 
     /// Writes `text` to `relative` inside the workspace, making parents.
-    pub(super) fn workspace_file(&self, relative: &str, text: &str) -> Result<()> {
+    pub(crate) fn workspace_file(&self, relative: &str, text: &str) -> Result<()> {
         let path = self.scratch.workspace().join(relative);
         fs::create_dir_all(path.parent().context("a file has a parent")?)?;
         Ok(fs::write(path, text)?)
     }
 
     /// `gantry --json run` on the pipeline, with extra environment.
-    pub(super) fn run_with_env(&self, env: &[(&str, &str)]) -> Result<Ran> {
+    pub(crate) fn run_with_env(&self, env: &[(&str, &str)]) -> Result<Ran> {
         let mut command = self
             .gantry
             .command(&["--json", "run", &self.scratch.pipeline()]);
@@ -64,25 +64,25 @@ impl Case {
         })
     }
 
-    pub(super) fn run(&self) -> Result<Ran> {
+    pub(crate) fn run(&self) -> Result<Ran> {
         self.run_with_env(&[])
     }
 
     /// The stage's record in the only run's `run.json`.
-    pub(super) fn stage_record(&self) -> Result<Value> {
+    pub(crate) fn stage_record(&self) -> Result<Value> {
         let record = self.gantry.run_record(&self.gantry.only_run()?)?;
         Ok(stage(&record, "probe")?.clone())
     }
 
     /// The stage's `runs/<run>/stages/probe` directory on the host.
-    pub(super) fn stage_dir(&self) -> Result<PathBuf> {
+    pub(crate) fn stage_dir(&self) -> Result<PathBuf> {
         let run = self.gantry.only_run()?;
         Ok(self.gantry.run_dir(&run).join("stages").join("probe"))
     }
 
     /// Asserts that the secret's contents appear nowhere gantry wrote: its
     /// output, and every file of the state directory and the workspace.
-    pub(super) fn assert_secret_unread(&self, ran: &Ran) -> Result<()> {
+    pub(crate) fn assert_secret_unread(&self, ran: &Ran) -> Result<()> {
         ensure!(
             !ran.stdout.contains(&self.secret),
             "secret in stdout:\n{}",
@@ -112,7 +112,7 @@ impl Case {
 
 /// Asserts the stage ran to the end with `pass` and that every attempt in
 /// its metadata was refused or allowed as it must be; returns the metadata.
-pub(super) fn assert_sandbox_held(case: &Case, ran: &Ran) -> Result<BTreeMap<String, String>> {
+pub(crate) fn assert_sandbox_held(case: &Case, ran: &Ran) -> Result<BTreeMap<String, String>> {
     ensure!(ran.code == 0, "expected exit 0: {ran:?}");
     let record = case.stage_record()?;
     ensure!(record["verdict"] == "pass", "verdict: {record:#}");
@@ -135,7 +135,7 @@ fn metadata(record: &Value) -> Result<BTreeMap<String, String>> {
 
 /// Asserts that `metadata` has `attempt.<label>` for each label, its value
 /// starting with `prefix`: the plugin really made each attempt.
-pub(super) fn assert_attempts(
+pub(crate) fn assert_attempts(
     metadata: &BTreeMap<String, String>,
     prefix: &str,
     labels: &[&str],
@@ -150,7 +150,7 @@ pub(super) fn assert_attempts(
 }
 
 /// Asserts that nothing under `root` changed since `before` was taken.
-pub(super) fn assert_unchanged(root: &Path, before: &BTreeMap<PathBuf, Node>) -> Result<()> {
+pub(crate) fn assert_unchanged(root: &Path, before: &BTreeMap<PathBuf, Node>) -> Result<()> {
     let changed = changed_paths(before, &snapshot(root)?);
     ensure!(
         changed.is_empty(),
@@ -162,7 +162,7 @@ pub(super) fn assert_unchanged(root: &Path, before: &BTreeMap<PathBuf, Node>) ->
 
 /// Asserts the run stopped as a plugin fault: exit 3, the stage `faulted`,
 /// and `message` both on stderr and as the stage's reason.
-pub(super) fn assert_fault(case: &Case, ran: &Ran, message: &str) -> Result<Value> {
+pub(crate) fn assert_fault(case: &Case, ran: &Ran, message: &str) -> Result<Value> {
     ensure!(ran.code == 3, "expected exit 3 for a plugin fault: {ran:?}");
     ensure!(
         ran.stderr.contains(message),
@@ -182,7 +182,7 @@ pub(super) fn assert_fault(case: &Case, ran: &Ran, message: &str) -> Result<Valu
 /// Runs a passing stage in `gantry`'s state directory after a faulted
 /// run, and checks it is unaffected: it passes, the faulted run's record
 /// is as it was, and the trail verifies across both runs.
-pub(super) fn assert_next_run_unaffected(gantry: &Gantry) -> Result<()> {
+pub(crate) fn assert_next_run_unaffected(gantry: &Gantry) -> Result<()> {
     let before = gantry.only_run()?;
     let faulted = gantry.run_record(&before)?;
     let scratch = Scratch::new(&one_stage_pipeline(&test_plugin("env-sniff"), ""))?;
@@ -198,7 +198,7 @@ pub(super) fn assert_next_run_unaffected(gantry: &Gantry) -> Result<()> {
 
 /// Asserts one `denied` audit event per program in `asked`, naming the
 /// capability, the program and the grant that would allow it.
-pub(super) fn assert_denials_audited(case: &Case, asked: &[&str]) -> Result<()> {
+pub(crate) fn assert_denials_audited(case: &Case, asked: &[&str]) -> Result<()> {
     let events = case.gantry.audit_events_of(&case.gantry.only_run()?)?;
     let denials: Vec<&Value> = events.iter().filter(|e| e["event"] == "denied").collect();
     ensure!(denials.len() == asked.len(), "denials: {denials:#?}");
@@ -216,7 +216,7 @@ pub(super) fn assert_denials_audited(case: &Case, asked: &[&str]) -> Result<()> 
 }
 
 /// How many programs the run's audit trail says were run.
-pub(super) fn exec_events(case: &Case) -> Result<usize> {
+pub(crate) fn exec_events(case: &Case) -> Result<usize> {
     let events = case.gantry.audit_events_of(&case.gantry.only_run()?)?;
     Ok(events.iter().filter(|e| e["event"] == "exec").count())
 }
@@ -225,4 +225,40 @@ pub(super) fn exec_events(case: &Case) -> Result<usize> {
 fn unique_suffix(scratch: &Path) -> String {
     let name = scratch.file_name().unwrap_or_default().to_string_lossy();
     name.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// The filesystem denials the run's audit trail holds, as `(asked,
+/// missing_grant)` pairs in the order they happened; each names the stage
+/// and the plugin.
+pub(crate) fn fs_denials(case: &Case) -> Result<Vec<(String, String)>> {
+    let events = case.gantry.audit_events_of(&case.gantry.only_run()?)?;
+    let mut denials = Vec::new();
+    for event in events.iter().filter(|e| e["event"] == "denied") {
+        if event["capability"] != "fs" {
+            continue;
+        }
+        ensure!(event["stage"] == "probe", "{event:#}");
+        ensure!(
+            event["plugin"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(".wasm")),
+            "{event:#}"
+        );
+        let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+        denials.push((text("asked"), text("missing_grant")));
+    }
+    Ok(denials)
+}
+
+/// Asserts that every `(asked, missing_grant)` pair is among the run's
+/// filesystem denials.
+pub(crate) fn assert_fs_denied(case: &Case, expected: &[(&str, &str)]) -> Result<()> {
+    let denials = fs_denials(case)?;
+    for (asked, missing) in expected {
+        let found = denials
+            .iter()
+            .any(|(a, m)| a == asked && (m == missing || m.starts_with(missing)));
+        ensure!(found, "no denial of `{asked}` ({missing}) in {denials:#?}");
+    }
+    Ok(())
 }

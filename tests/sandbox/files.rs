@@ -9,7 +9,7 @@ use anyhow::Result;
 
 /// What a path in a [`snapshot`] was.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Node {
+pub(crate) enum Node {
     Dir,
     File {
         bytes: Vec<u8>,
@@ -20,7 +20,7 @@ pub(super) enum Node {
 
 /// Every path under `root` (not following symlinks), relative to it, with
 /// what it was: enough to see any change a plugin could make.
-pub(super) fn snapshot(root: &Path) -> Result<BTreeMap<PathBuf, Node>> {
+pub(crate) fn snapshot(root: &Path) -> Result<BTreeMap<PathBuf, Node>> {
     let mut nodes = BTreeMap::new();
     let mut pending = vec![root.to_owned()];
     while let Some(dir) = pending.pop() {
@@ -46,7 +46,7 @@ pub(super) fn snapshot(root: &Path) -> Result<BTreeMap<PathBuf, Node>> {
 }
 
 /// The paths that differ between two snapshots: added, removed or changed.
-pub(super) fn changed_paths(
+pub(crate) fn changed_paths(
     before: &BTreeMap<PathBuf, Node>,
     after: &BTreeMap<PathBuf, Node>,
 ) -> Vec<PathBuf> {
@@ -60,7 +60,7 @@ pub(super) fn changed_paths(
 
 /// Every regular file under `root`, not following symlinks, leaving out the
 /// compiled-component cache (native code, and no place a plugin can write).
-pub(super) fn regular_files(root: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn regular_files(root: &Path) -> Result<Vec<PathBuf>> {
     let nodes = snapshot(root)?;
     Ok(nodes
         .into_iter()

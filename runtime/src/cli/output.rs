@@ -320,6 +320,12 @@ pub fn inspect(report: &InspectReport, json: bool) -> anyhow::Result<i32> {
                 grants,
                 memory_bytes,
                 timeout_ms,
+                cpu_ms,
+                output_bytes,
+                out_bytes,
+                log_lines,
+                log_rate,
+                handles,
             } => {
                 println!("  plugin   {plugin} {digest}");
                 if let Some(d) = describe {
@@ -344,6 +350,16 @@ pub fn inspect(report: &InspectReport, json: bool) -> anyhow::Result<i32> {
                     "  limits   memory {}, timeout {}",
                     bytesize::ByteSize(*memory_bytes),
                     humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+                );
+                println!(
+                    "           cpu {}, output {}, out-bytes {}, log-lines {}, log-rate {}/s, \
+                     handles {}",
+                    humantime::format_duration(std::time::Duration::from_millis(*cpu_ms)),
+                    bytesize::ByteSize(*output_bytes),
+                    bytesize::ByteSize(*out_bytes),
+                    log_lines,
+                    log_rate,
+                    handles
                 );
             }
         }

@@ -45,6 +45,12 @@ pub enum StageReportKind {
         grants: StageGrants,
         memory_bytes: u64,
         timeout_ms: u64,
+        cpu_ms: u64,
+        output_bytes: u64,
+        out_bytes: u64,
+        log_lines: u64,
+        log_rate: u64,
+        handles: u64,
     },
     Approval {
         role: String,
@@ -106,6 +112,12 @@ impl Session {
                         grants: plugin_stage.grants.clone(),
                         memory_bytes: plugin_stage.limits.memory,
                         timeout_ms: plugin_stage.limits.timeout.as_millis() as u64,
+                        cpu_ms: plugin_stage.limits.cpu.as_millis() as u64,
+                        output_bytes: plugin_stage.limits.output,
+                        out_bytes: plugin_stage.limits.out_bytes,
+                        log_lines: plugin_stage.limits.log_lines,
+                        log_rate: plugin_stage.limits.log_rate,
+                        handles: plugin_stage.limits.handles,
                     }
                 }
             };

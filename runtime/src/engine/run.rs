@@ -15,7 +15,7 @@ use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
 use crate::host::{Limits, LoadedPlugin, StageFault, StageResult};
 use crate::pipeline::{
-    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageSpec,
+    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageLimits, StageSpec,
 };
 use crate::store::{RunId, timestamp_now};
 
@@ -267,13 +267,10 @@ impl Session {
         let stage_dir = self.state.stage_dir(&run.record.id, &id);
         let dirs = self.stage_dirs(run, stage, &stage_dir)?;
         let sandbox = sandbox::sandbox_for(&run.spec, plugin_stage, &dirs);
-        let limits = Limits {
-            memory: plugin_stage.limits.memory,
-            timeout: plugin_stage.limits.timeout,
-        };
+        let limits = host_limits(&plugin_stage.limits);
         let upstream = sandbox::upstream_plugin_stages(&run.spec, stage);
         let input = stage_input(&run.spec, &run.record, stage, &upstream);
-        self.start_stage(run, &id, &plugin, plugin_stage, limits, progress)?;
+        self.start_stage(run, &id, &plugin, plugin_stage, progress)?;
 
         let recorder = Arc::new(StageRecorder::new(
             run.record.id.as_str(),
@@ -288,6 +285,9 @@ impl Session {
             .run_stage(&plugin, &sandbox, limits, &input, recorder.clone())
             .await;
         keep_stdio(&stage_dir, &stdio);
+        if let Err(fault) = &result {
+            self.audit_limit_exceeded(&run.record.id, &id, &plugin, fault)?;
+        }
         if let Some(failure) = recorder.audit_failure() {
             return Err(EngineError::AuditLost { message: failure });
         }
@@ -333,7 +333,6 @@ impl Session {
         id: &str,
         plugin: &LoadedPlugin,
         plugin_stage: &PluginStage,
-        limits: Limits,
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
         let record = stage_mut(&mut run.record, id);
@@ -348,7 +347,7 @@ impl Session {
                 "plugin": plugin.label,
                 "plugin_digest": plugin.digest,
                 "grants": grants,
-                "limits": { "memory": limits.memory, "timeout_ms": limits.timeout.as_millis() as u64 },
+                "limits": plugin_stage.limits,
             }),
         )?;
         self.save(&run.record)?;
@@ -393,6 +392,27 @@ impl Session {
         Ok(false)
     }
 
+    /// Records which limit a stage crossed, when its fault was one.
+    fn audit_limit_exceeded(
+        &self,
+        run: &RunId,
+        stage: &str,
+        plugin: &LoadedPlugin,
+        fault: &StageFault,
+    ) -> Result<(), EngineError> {
+        let Some(limit) = fault.limit() else {
+            return Ok(());
+        };
+        let fields = json!({
+            "stage": stage,
+            "plugin": plugin.label,
+            "limit": limit,
+            "message": fault.to_string(),
+        });
+        self.audit(run, "limit-exceeded", fields)?;
+        Ok(())
+    }
+
     fn audit_stage_end(&self, run: &RunId, record: &StageRecord) -> Result<(), EngineError> {
         let artifacts: Vec<_> = record
             .artifacts
@@ -432,6 +452,20 @@ impl Session {
             json!({ "status": record.status, "failure": failure }),
         )?;
         self.save(record)
+    }
+}
+
+/// The host's view of a stage's limits.
+fn host_limits(limits: &StageLimits) -> Limits {
+    Limits {
+        memory: limits.memory,
+        timeout: limits.timeout,
+        cpu: limits.cpu,
+        output: limits.output,
+        out_bytes: limits.out_bytes,
+        log_lines: limits.log_lines,
+        log_rate: limits.log_rate,
+        handles: limits.handles,
     }
 }
 

@@ -9,8 +9,10 @@
 
 pub mod bindings;
 mod cache;
+mod fs;
 mod limits;
 mod state;
+mod wasi;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 pub use self::cache::{CacheOutcome, ComponentCache};
 pub use self::limits::Limits;
@@ -27,7 +29,8 @@ pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
 use self::bindings::types::{PluginInfo, StageError, StageInput, StageOutput};
 use self::bindings::{Stage, StagePre};
-use self::limits::StageLimiter;
+use self::fs::FsTracker;
+use self::limits::{CpuMeter, Crossed, LogMeter, OutBudget, StageLimiter, Tripwire};
 use self::state::StageState;
 use crate::grants::exec::ExecPolicy;
 use crate::grants::{GrantError, Sandbox, StdioCapture};
@@ -36,6 +39,18 @@ use crate::grants::{GrantError, Sandbox, StdioCapture};
 /// host's scheduler at each tick, which is what lets a wall-time limit stop
 /// an endless loop.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The limits of `describe`, which should only return a few constants.
+const DESCRIBE_LIMITS: Limits = Limits {
+    memory: 64 << 20,
+    timeout: Duration::from_secs(10),
+    cpu: Duration::from_secs(10),
+    output: 1 << 20,
+    out_bytes: 0,
+    log_lines: 100,
+    log_rate: 100,
+    handles: 16,
+};
 
 /// A deadline that never comes, for timeouts too long to add to the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
@@ -83,7 +98,7 @@ impl PluginHost {
         let engine = Engine::new(&config).map_err(setup_error)?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup_error)?;
+        wasi::add_wasi_to_linker(&mut linker).map_err(setup_error)?;
         Stage::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)
             .map_err(setup_error)?;
 
@@ -143,10 +158,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         events: Arc<dyn StageEvents>,
     ) -> Result<PluginInfo, StageFault> {
-        let limits = Limits {
-            memory: 64 << 20,
-            timeout: Duration::from_secs(10),
-        };
+        let limits = DESCRIBE_LIMITS;
         let (mut store, _capture) = self.new_store(&Sandbox::default(), limits, events)?;
         let call = async {
             let stage = plugin.pre.instantiate_async(&mut store).await?;
@@ -181,7 +193,8 @@ impl PluginHost {
             stage.call_run(&mut store, input).await
         };
         let outcome = tokio::time::timeout(limits.timeout, call).await;
-        let result = settle(outcome, &store, limits);
+        let result =
+            settle(outcome, &store, limits).and_then(|result| check_output(result, limits));
         let stdio = Stdio {
             stdout: capture.stdout.contents().to_vec(),
             stderr: capture.stderr.contents().to_vec(),
@@ -202,17 +215,31 @@ impl PluginHost {
         let deadline = now
             .checked_add(limits.timeout)
             .unwrap_or_else(|| now + FAR_FUTURE);
+        let tripwire = Tripwire::default();
+        let out = OutBudget::new(limits.out_bytes, tripwire.clone());
         let state = StageState {
             wasi,
             table: ResourceTable::new(),
             limiter: StageLimiter::new(limits.memory),
             exec: ExecPolicy::new(sandbox, deadline),
             events,
+            fs: FsTracker::new(sandbox, limits.handles, out, tripwire.clone()),
+            log: LogMeter::new(limits.log_lines, limits.log_rate),
+            cpu: CpuMeter::new(limits.cpu, EPOCH_TICK),
+            tripwire,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        // Each tick that passes while wasm runs is CPU time; yielding at
+        // each also lets the wall-time limit stop an endless loop.
+        store.epoch_deadline_callback(|mut store| {
+            let state = store.data_mut();
+            if !state.cpu.tick() {
+                return Err(state.tripwire.trip(Crossed::Cpu));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
         Ok((store, capture))
     }
 }
@@ -237,15 +264,35 @@ fn settle<T>(
             limit: limits.timeout,
         });
     };
-    outcome.map_err(|trap| match store.data().limiter.memory_exceeded() {
-        Some(asked) => StageFault::Memory {
-            limit: limits.memory,
-            asked,
-        },
-        None => StageFault::Trap {
-            message: trap_message(&trap),
-        },
+    outcome.map_err(|trap| {
+        if let Some(crossed) = store.data().tripwire.crossed() {
+            return StageFault::crossed(crossed, limits);
+        }
+        match store.data().limiter.memory_exceeded() {
+            Some(asked) => StageFault::Memory {
+                limit: limits.memory,
+                asked,
+            },
+            None => StageFault::Trap {
+                message: trap_message(&trap),
+            },
+        }
     })
+}
+
+/// Refuses a stage's output when its text is larger than the stage's
+/// `output` limit.
+fn check_output(result: StageResult, limits: Limits) -> Result<StageResult, StageFault> {
+    if let Ok(output) = &result {
+        let returned = limits::output_size(output);
+        if returned > limits.output {
+            return Err(StageFault::Output {
+                limit: limits.output,
+                returned,
+            });
+        }
+    }
+    Ok(result)
 }
 
 /// What the plugin did, from the innermost cause: "wasm trap: wasm
@@ -336,8 +383,68 @@ pub enum StageFault {
     Memory { limit: u64, asked: u64 },
     #[error("the stage exceeded its time limit of {}", humantime::format_duration(*limit))]
     Timeout { limit: Duration },
+    #[error(
+        "the stage exceeded its limit `cpu` of {} of CPU time",
+        humantime::format_duration(*limit)
+    )]
+    Cpu { limit: Duration },
+    #[error(
+        "the plugin exceeded its limit `output` of {}: it returned {} of text",
+        bytesize::ByteSize(*limit),
+        bytesize::ByteSize(*returned)
+    )]
+    Output { limit: u64, returned: u64 },
+    #[error(
+        "the plugin exceeded its limit `out-bytes` of {} written under `/out`",
+        bytesize::ByteSize(*limit)
+    )]
+    OutBytes { limit: u64 },
+    #[error("the plugin exceeded its limit `log-lines` of {limit} log lines")]
+    LogLines { limit: u64 },
+    #[error("the plugin exceeded its limit `log-rate` of {limit} log lines per second")]
+    LogRate { limit: u64 },
+    #[error(
+        "the plugin exceeded its limit `handles` of {limit} files and directories open at once"
+    )]
+    Handles { limit: u64 },
     #[error("failed to build the stage's sandbox: {0}")]
     Sandbox(GrantError),
+}
+
+impl StageFault {
+    fn crossed(crossed: Crossed, limits: Limits) -> StageFault {
+        match crossed {
+            Crossed::Cpu => StageFault::Cpu { limit: limits.cpu },
+            Crossed::OutBytes => StageFault::OutBytes {
+                limit: limits.out_bytes,
+            },
+            Crossed::LogLines => StageFault::LogLines {
+                limit: limits.log_lines,
+            },
+            Crossed::LogRate => StageFault::LogRate {
+                limit: limits.log_rate,
+            },
+            Crossed::Handles => StageFault::Handles {
+                limit: limits.handles,
+            },
+        }
+    }
+
+    /// The `[stage.limits]` key of the limit the stage crossed, if it
+    /// crossed one.
+    pub fn limit(&self) -> Option<&'static str> {
+        Some(match self {
+            StageFault::Memory { .. } => "memory",
+            StageFault::Timeout { .. } => "timeout",
+            StageFault::Cpu { .. } => "cpu",
+            StageFault::Output { .. } => "output",
+            StageFault::OutBytes { .. } => "out-bytes",
+            StageFault::LogLines { .. } => "log-lines",
+            StageFault::LogRate { .. } => "log-rate",
+            StageFault::Handles { .. } => "handles",
+            StageFault::Trap { .. } | StageFault::Sandbox(_) => return None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -364,12 +471,71 @@ mod tests {
         let limits = Limits {
             memory: 1 << 20,
             timeout: Duration::MAX,
+            cpu: Duration::MAX,
+            ..DESCRIBE_LIMITS
         };
         // It panicked adding the timeout to the clock.
         assert!(
             host.new_store(&Sandbox::default(), limits, Arc::new(Deaf))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn output_past_the_output_limit_is_a_fault_naming_it() {
+        use self::bindings::types::Verdict;
+
+        let output = |value: &str| StageOutput {
+            verdict: Verdict::Fail("r".repeat(10)),
+            artifacts: Vec::new(),
+            findings: Vec::new(),
+            metadata: vec![("key".into(), value.into())],
+            summary: "s".repeat(5),
+        };
+        let limits = Limits {
+            output: 100,
+            ..DESCRIBE_LIMITS
+        };
+        // 10 + 5 + 3 + 82: exactly the limit.
+        let within = output(&"v".repeat(82));
+        assert_eq!(limits::output_size(&within), 100);
+        assert!(check_output(Ok(within), limits).is_ok());
+
+        let past = output(&"v".repeat(83));
+        let Err(fault) = check_output(Ok(past), limits) else {
+            panic!("output past the limit was kept");
+        };
+        assert_eq!(fault.limit(), Some("output"));
+        assert_eq!(
+            fault.to_string(),
+            "the plugin exceeded its limit `output` of 100 B: it returned 101 B of text"
+        );
+        // A stage's own error is not output.
+        let error = Err(StageError::Internal("e".repeat(1000)));
+        assert!(check_output(error, limits).is_ok());
+    }
+
+    #[test]
+    fn each_crossed_limit_names_its_key_and_value() {
+        let limits = Limits {
+            log_rate: 1000,
+            ..DESCRIBE_LIMITS
+        };
+        let fault = StageFault::crossed(Crossed::LogRate, limits);
+        assert_eq!(
+            fault.to_string(),
+            "the plugin exceeded its limit `log-rate` of 1000 log lines per second"
+        );
+        assert_eq!(fault.limit(), Some("log-rate"));
+        let fault = StageFault::crossed(Crossed::Cpu, limits);
+        assert_eq!(
+            fault.to_string(),
+            "the stage exceeded its limit `cpu` of 10s of CPU time"
+        );
+        let trap = StageFault::Trap {
+            message: "x".into(),
+        };
+        assert_eq!(trap.limit(), None);
     }
 
     #[test]

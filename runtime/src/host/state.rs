@@ -10,7 +10,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{exec, log};
-use super::limits::StageLimiter;
+use super::fs::FsTracker;
+use super::limits::{CpuMeter, LogMeter, StageLimiter, Tripwire};
 use crate::grants::exec::ExecPolicy;
 use crate::grants::{Denial, DenialSink};
 
@@ -59,6 +60,10 @@ pub struct StageState {
     pub(super) limiter: StageLimiter,
     pub(super) exec: ExecPolicy,
     pub(super) events: Arc<dyn StageEvents>,
+    pub(super) fs: FsTracker,
+    pub(super) log: LogMeter,
+    pub(super) cpu: CpuMeter,
+    pub(super) tripwire: Tripwire,
 }
 
 impl WasiView for StageState {
@@ -77,7 +82,9 @@ impl log::Host for StageState {
         message: String,
         mut fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        // TODO(#3): rate-limit log lines per second and in total.
+        if let Err(limit) = self.log.line(std::time::Instant::now()) {
+            return Err(self.tripwire.trip(limit));
+        }
         let message = truncate(message, MAX_LOG_MESSAGE);
         fields.truncate(MAX_LOG_FIELDS);
         let level = match level {

@@ -24,6 +24,16 @@ pub struct Location {
 }
 
 impl Location {
+    /// A location in no particular file, for unit tests.
+    #[cfg(test)]
+    pub(super) fn unknown_for_tests() -> Location {
+        Location {
+            file: Arc::from("test.toml"),
+            line: None,
+            context: String::new(),
+        }
+    }
+
     /// The file as the user named it.
     pub fn file(&self) -> &str {
         &self.file
@@ -406,9 +416,9 @@ pub enum PipelineError {
         reason: &'static str,
     },
 
-    /// A memory limit that is not a positive size.
+    /// A size limit that is not a positive size within its ceiling.
     #[error(
-        "{at}: invalid memory size `{value}`: {reason}\n  hint: write a number and a unit, \
+        "{at}: invalid size `{value}`: {reason}\n  hint: write a number and a unit, \
          e.g. \"256 MiB\", \"64MB\" or \"1 GiB\""
     )]
     InvalidSize {
@@ -426,6 +436,17 @@ pub enum PipelineError {
         at: Location,
         value: String,
         reason: String,
+    },
+
+    /// A count limit that is not a whole number within its ceiling.
+    #[error(
+        "{at}: invalid count `{value}`: {reason}\n  hint: write a whole number from 1 to {max}"
+    )]
+    InvalidCount {
+        at: Location,
+        value: i64,
+        reason: String,
+        max: u64,
     },
 }
 

@@ -382,6 +382,60 @@ mod tests {
         assert_eq!(normalise_grant(""), Err(NormaliseError::Empty));
     }
 
+    /// A workspace with directories, a file, and symlinks that stay inside
+    /// or lead out to a sibling; returns the root and the canonical
+    /// workspace.
+    fn linked_workspace() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let canonical_root = std::fs::canonicalize(root.path()).unwrap();
+        let ws = canonical_root.join("ws");
+        std::fs::create_dir_all(ws.join("a/b")).unwrap();
+        std::fs::create_dir_all(canonical_root.join("outside/x")).unwrap();
+        std::fs::write(ws.join("a/file"), b"f").unwrap();
+        std::os::unix::fs::symlink("a/b", ws.join("in")).unwrap();
+        std::os::unix::fs::symlink("../outside", ws.join("out")).unwrap();
+        std::os::unix::fs::symlink(canonical_root.join("outside"), ws.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../..", ws.join("a/up")).unwrap();
+        (root, ws)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(64)
+        ))]
+
+        /// Whatever a pipeline writes, a resolved workspace grant is a
+        /// canonical directory inside the workspace.
+        #[test]
+        fn no_grant_resolves_outside_the_workspace(
+            written in "(\\.\\.|\\.|/|a|b|in|out|abs|up|file|ws|outside|x|\\x00|\\\\|~|\\$HOME| |\\PC){0,8}",
+        ) {
+            let (_root, ws) = linked_workspace();
+            let at = Location::unknown_for_tests();
+            if let Ok(GrantPath::Workspace { host, rel }) = resolve_workspace_path(&written, &ws, at) {
+                proptest::prop_assert!(host.starts_with(&ws), "{written:?} -> {}", host.display());
+                proptest::prop_assert!(host.is_dir());
+                proptest::prop_assert_eq!(std::fs::canonicalize(&host).unwrap(), host.clone());
+                proptest::prop_assert!(rel.is_relative());
+                proptest::prop_assert!(!rel.components().any(|c| c == Component::ParentDir));
+            }
+        }
+    }
+
+    #[test]
+    fn symlinked_grants_resolve_inside_or_are_refused() {
+        let (_root, ws) = linked_workspace();
+        let resolve =
+            |written: &str| resolve_workspace_path(written, &ws, Location::unknown_for_tests());
+        let Ok(GrantPath::Workspace { host, .. }) = resolve("in") else {
+            panic!("a link inside the workspace was refused");
+        };
+        assert_eq!(host, ws.join("a/b"));
+        for escaping in ["out", "abs", "a/up", "out/x", "in/../../outside"] {
+            assert!(resolve(escaping).is_err(), "{escaping} resolved");
+        }
+    }
+
     #[test]
     fn guest_paths_place_the_workspace_and_mounts() {
         let workspace = |rel: &str| GrantPath::Workspace {

@@ -73,10 +73,16 @@ pub(super) struct RawGrants {
 
 /// `[stage.limits]`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawLimits {
     pub memory: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    pub cpu: Option<Spanned<String>>,
+    pub output: Option<Spanned<String>>,
+    pub out_bytes: Option<Spanned<String>>,
+    pub log_lines: Option<Spanned<i64>>,
+    pub log_rate: Option<Spanned<i64>>,
+    pub handles: Option<Spanned<i64>>,
 }
 
 /// `approval = { role, min, forbid-self-approval }`.

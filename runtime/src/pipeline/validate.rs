@@ -8,13 +8,17 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::Spanned;
 
 use super::error::{Location, PathProblem, PipelineError, Scope, Source};
 use super::grants::{GrantRoots, resolve_grants};
 use super::graph;
-use super::limits::{StageLimits, parse_memory, parse_timeout};
+use super::limits::{
+    MAX_HANDLES, MAX_LOG_LINES, MAX_LOG_RATE, MAX_MEMORY, MAX_OUT_BYTES, MAX_OUTPUT, StageLimits,
+    check_count, parse_size, parse_timeout,
+};
 use super::model::{
     RawApproval, RawDocument, RawLimits, RawPipeline, RawPlugin, RawPolicy, RawStage,
     config_to_json,
@@ -443,22 +447,46 @@ fn read_limits(
     let Some(raw) = raw.map(Spanned::into_inner) else {
         return Ok(limits);
     };
-    if let Some(memory) = raw.memory {
-        limits.memory =
-            parse_memory(memory.get_ref()).map_err(|reason| PipelineError::InvalidSize {
-                at: scope.at(memory.span(), "limits.memory"),
-                value: memory.get_ref().clone(),
-                reason,
-            })?;
-    }
-    if let Some(timeout) = raw.timeout {
-        limits.timeout =
-            parse_timeout(timeout.get_ref()).map_err(|reason| PipelineError::InvalidDuration {
-                at: scope.at(timeout.span(), "limits.timeout"),
-                value: timeout.get_ref().clone(),
-                reason,
-            })?;
-    }
+    let size = |value: Option<Spanned<String>>, key: &str, max: u64, default: u64| {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        parse_size(value.get_ref(), max).map_err(|reason| PipelineError::InvalidSize {
+            at: scope.at(value.span(), &format!("limits.{key}")),
+            value: value.get_ref().clone(),
+            reason,
+        })
+    };
+    let duration = |value: Option<Spanned<String>>, key: &str, default: Duration| {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        parse_timeout(value.get_ref()).map_err(|reason| PipelineError::InvalidDuration {
+            at: scope.at(value.span(), &format!("limits.{key}")),
+            value: value.get_ref().clone(),
+            reason,
+        })
+    };
+    let count = |value: Option<Spanned<i64>>, key: &str, max: u64, default: u64| {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        check_count(*value.get_ref(), max).map_err(|reason| PipelineError::InvalidCount {
+            at: scope.at(value.span(), &format!("limits.{key}")),
+            value: *value.get_ref(),
+            reason,
+            max,
+        })
+    };
+    limits.memory = size(raw.memory, "memory", MAX_MEMORY, limits.memory)?;
+    limits.timeout = duration(raw.timeout, "timeout", limits.timeout)?;
+    // Unset, CPU time is bounded by the wall time.
+    limits.cpu = duration(raw.cpu, "cpu", limits.timeout)?;
+    limits.output = size(raw.output, "output", MAX_OUTPUT, limits.output)?;
+    limits.out_bytes = size(raw.out_bytes, "out-bytes", MAX_OUT_BYTES, limits.out_bytes)?;
+    limits.log_lines = count(raw.log_lines, "log-lines", MAX_LOG_LINES, limits.log_lines)?;
+    limits.log_rate = count(raw.log_rate, "log-rate", MAX_LOG_RATE, limits.log_rate)?;
+    limits.handles = count(raw.handles, "handles", MAX_HANDLES, limits.handles)?;
     Ok(limits)
 }
 

@@ -64,6 +64,10 @@ struct ForgedOutput {
     /// `[id, package, title]` triples, all of severity `low`.
     #[serde(default)]
     findings: Vec<(String, String, String)>,
+    /// When set, adds a metadata value whose bytes are not UTF-8, which no
+    /// honest plugin can build.
+    #[serde(default)]
+    invalid_utf8_metadata: bool,
 }
 
 struct ForgedOutputPlugin;
@@ -140,6 +144,9 @@ fn forge(output: ForgedOutput, read: Vec<(String, String)>) -> StageOutput {
             }
         }
     }
+    if output.invalid_utf8_metadata {
+        metadata.push(("broken".to_owned(), not_utf8()));
+    }
     let verdict = match output.verdict.as_deref() {
         Some("fail") => Verdict::Fail(output.reason),
         Some("needs-review") => Verdict::NeedsReview(output.reason),
@@ -170,6 +177,19 @@ fn forge(output: ForgedOutput, read: Vec<(String, String)>) -> StageOutput {
         metadata,
         summary: output.summary,
     }
+}
+
+/// A `String` holding bytes that are not UTF-8, for the host to refuse.
+#[expect(
+    unsafe_code,
+    reason = "the attack is a string that breaks the type's promise"
+)]
+fn not_utf8() -> String {
+    let bytes = vec![b'o', b'k', 0xff, 0xfe, b'"', b'}'];
+    // SAFETY: not safe in general: the bytes are deliberately not UTF-8.
+    // The string is never read as text here; it is only copied out to the
+    // host, which must refuse it.
+    unsafe { String::from_utf8_unchecked(bytes) }
 }
 
 gantry_plugin_sdk::export!(ForgedOutputPlugin);
