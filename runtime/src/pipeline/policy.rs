@@ -35,7 +35,7 @@ use toml::Spanned;
 
 use super::error::{PipelineError, Scope};
 use super::grants::{GrantPath, StageGrants, normalise_grant, slash_path};
-use super::limits::{StageLimits, parse_memory, parse_timeout};
+use super::limits::{MAX_MEMORY, StageLimits, parse_size, parse_timeout};
 use super::names::is_deceptive_char;
 use super::net::{NetGrant, parse_net};
 use super::parse::parse_toml;
@@ -618,7 +618,7 @@ fn check_ceiling(
     let memory = raw
         .memory
         .map(|m| {
-            parse_memory(m.get_ref()).map_err(|reason| PipelineError::InvalidSize {
+            parse_size(m.get_ref(), MAX_MEMORY).map_err(|reason| PipelineError::InvalidSize {
                 at: top.at(m.span(), &key("memory")),
                 value: m.get_ref().clone(),
                 reason,
