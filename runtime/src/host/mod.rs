@@ -9,6 +9,7 @@
 
 pub mod bindings;
 mod cache;
+mod http;
 mod limits;
 mod state;
 
@@ -22,6 +23,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
 pub use self::cache::{CacheOutcome, ComponentCache};
+pub use self::http::HttpRecord;
 pub use self::limits::Limits;
 pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
@@ -30,6 +32,7 @@ use self::bindings::{Stage, StagePre};
 use self::limits::StageLimiter;
 use self::state::StageState;
 use crate::grants::exec::ExecPolicy;
+use crate::grants::http::HttpPolicy;
 use crate::grants::{GrantError, Sandbox, StdioCapture};
 
 /// How often the epoch advances; a plugin running wasm code yields to the
@@ -207,6 +210,7 @@ impl PluginHost {
             table: ResourceTable::new(),
             limiter: StageLimiter::new(limits.memory),
             exec: ExecPolicy::new(sandbox, deadline),
+            http: HttpPolicy::new(sandbox, deadline),
             events,
         };
         let mut store = Store::new(&self.engine, state);
@@ -355,6 +359,7 @@ mod tests {
     impl StageEvents for Deaf {
         fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
         fn exec(&self, _record: &ExecRecord) {}
+        fn http(&self, _record: &HttpRecord) {}
     }
 
     #[test]

@@ -10,8 +10,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{exec, log};
+use super::http::HttpRecord;
 use super::limits::StageLimiter;
 use crate::grants::exec::ExecPolicy;
+use crate::grants::http::HttpPolicy;
 use crate::grants::{Denial, DenialSink};
 
 /// The longest log message kept; longer ones are cut.
@@ -50,6 +52,8 @@ pub trait StageEvents: DenialSink {
     fn log(&self, level: LogLevel, message: &str, fields: &[(String, String)]);
     /// A program the plugin ran, after it ended.
     fn exec(&self, record: &ExecRecord);
+    /// An HTTP request the host sent for the plugin, after it ended.
+    fn http(&self, record: &HttpRecord);
 }
 
 /// Everything one stage's store owns.
@@ -58,6 +62,7 @@ pub struct StageState {
     pub(super) table: ResourceTable,
     pub(super) limiter: StageLimiter,
     pub(super) exec: ExecPolicy,
+    pub(super) http: HttpPolicy,
     pub(super) events: Arc<dyn StageEvents>,
 }
 
