@@ -473,7 +473,7 @@ fn a_granted_name_that_resolves_to_loopback_is_refused_before_connecting() -> Re
     let port = server.port();
     let destination = format!("http://{name}:{port}");
     let case = NetCase::new(
-        &[destination.clone()],
+        std::slice::from_ref(&destination),
         &[attempt("rebound", format!("{destination}/"), "not-granted")],
     )?;
     let outcomes = case.run_and_hold()?;

@@ -32,8 +32,9 @@ pub const MAX_REDIRECTS: usize = 5;
 pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 /// The largest request body sent, in bytes.
 pub const MAX_REQUEST_BODY: usize = 16 << 20;
-/// The most request headers, and their total size in bytes.
+/// The most request headers a plugin may send.
 pub const MAX_HEADERS: usize = 64;
+/// The most bytes of request header names and values, all counted.
 pub const MAX_HEADER_BYTES: usize = 64 << 10;
 /// The longest a request may take when the plugin asks for no less, or
 /// for more.
@@ -215,7 +216,7 @@ fn build_client(grants: &Arc<NetGrants>) -> reqwest::Result<Client> {
             grants: grants.clone(),
         }))
         .connect_timeout(DEFAULT_TIMEOUT)
-        .https_only(false)
+        .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
         .build()
 }
 

@@ -74,7 +74,7 @@ fn request(attempt: &Attempt) -> Result<Request, StageError> {
         other => {
             return Err(config::invalid(
                 "method",
-                &format!("unknown method `{other}`"),
+                format!("unknown method `{other}`"),
             ));
         }
     };
