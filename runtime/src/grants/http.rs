@@ -6,7 +6,7 @@
 //! against the limits) before anything leaves the host. [`HttpPolicy::send`]
 //! then sends it with a client that enforces the grants on everything the
 //! exchange does later: it looks up only granted names and drops the
-//! addresses a name may not reach ([`GrantedResolver`]), follows a redirect
+//! addresses a name may not reach (`GrantedResolver`), follows a redirect
 //! only to a granted destination and at most [`MAX_REDIRECTS`] times, and
 //! stops reading the response at [`MAX_RESPONSE_BYTES`] or the time limit.
 //!
@@ -397,6 +397,10 @@ pub fn reachable_addresses(name: &str, found: &[IpAddr]) -> Result<Vec<IpAddr>, 
 }
 
 /// A refusal for a name, whichever of its granted destinations asked.
+///
+/// The resolver sees only the name; [`failure`] names the whole
+/// destination when it is the request's first.
+// TODO(#3): name the scheme and port of a redirect's refused lookup too.
 fn refused(name: &str, reason: RefusalReason) -> Refusal {
     Refusal {
         asked: name.to_owned(),

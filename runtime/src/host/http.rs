@@ -1,8 +1,10 @@
 //! The host side of the `http` import.
 //!
 //! The WIT documents what `send` does; this connects it to the stage's
-//! [`HttpPolicy`] and events: a refusal by the grants is a denial, and a
-//! request that left the host is an [`HttpRecord`], whatever came of it.
+//! `HttpPolicy` and events: a refusal by the grants is a denial, and a
+//! request that passed the checks made before sending is an
+//! [`HttpRecord`], whatever came of it (a refusal at a redirect or a
+//! lookup is then both).
 
 use std::time::Instant;
 
