@@ -5,6 +5,7 @@ mod audit;
 mod demo;
 mod gate;
 mod hostile_inputs;
+mod net;
 mod plugin_crates;
 mod plugins;
 mod sandbox;

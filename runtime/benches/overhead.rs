@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use gantry::grants::{Access, Denial, DenialSink, Preopen, Sandbox};
 use gantry::host::bindings::types::StageInput;
-use gantry::host::{ExecRecord, Limits, LogLevel, PluginHost, StageEvents};
+use gantry::host::{ExecRecord, HttpRecord, Limits, LogLevel, PluginHost, StageEvents};
 use gantry::pipeline::BuiltinPlugin;
 
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
@@ -434,4 +434,5 @@ impl DenialSink for Quiet {
 impl StageEvents for Quiet {
     fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
     fn exec(&self, _record: &ExecRecord) {}
+    fn http(&self, _record: &HttpRecord) {}
 }

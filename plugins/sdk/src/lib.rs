@@ -22,8 +22,9 @@
 //! The bindings come from the `stage` world in the repository's `wit/`
 //! folder; the modules here wrap the imports and the chores every plugin
 //! shares: reading its config ([`config`]), finding upstream artifacts
-//! ([`input`]), running granted programs ([`exec`]), logging ([`log`]) and
-//! writing its outputs ([`out`]).
+//! ([`input`]), running granted programs ([`exec`]), sending HTTP requests
+//! to granted destinations ([`http`]), logging ([`log`]) and writing its
+//! outputs ([`out`]).
 
 // The bindings name their runtime `gantry_plugin_sdk::rt`, a path that must
 // resolve both here and in the plugins where `export!` expands.
@@ -32,6 +33,7 @@ extern crate self as gantry_plugin_sdk;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod http;
 pub mod input;
 pub mod log;
 pub mod out;

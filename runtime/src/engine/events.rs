@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::audit::AuditLog;
 use crate::grants::{Denial, DenialSink};
-use crate::host::{ExecRecord, LogLevel, StageEvents};
+use crate::host::{ExecRecord, HttpRecord, LogLevel, StageEvents};
 use crate::pipeline::escape_deceptive;
 use crate::store::timestamp_now;
 
@@ -142,5 +142,21 @@ impl StageEvents for StageRecorder {
         }
         self.write_log(LogLevel::Info, "ran a program", fields.clone());
         self.audit("exec", fields);
+    }
+
+    fn http(&self, record: &HttpRecord) {
+        tracing::info!(
+            run = %self.run, stage = %self.stage, plugin = %self.plugin,
+            method = %record.method, destination = %record.destination,
+            status = ?record.status, "sent an HTTP request"
+        );
+        let mut fields = json!({ "stage": self.stage, "plugin": self.plugin });
+        if let (Some(map), Ok(serde_json::Value::Object(http))) =
+            (fields.as_object_mut(), serde_json::to_value(record))
+        {
+            map.extend(http);
+        }
+        self.write_log(LogLevel::Info, "sent an HTTP request", fields.clone());
+        self.audit("http", fields);
     }
 }

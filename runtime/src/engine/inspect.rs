@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{EngineError, Session, plugins, sandbox};
 use crate::grants::{Denial, DenialSink};
 use crate::host::bindings::types::{Capabilities, StageKind as PluginKind};
-use crate::host::{ExecRecord, LogLevel, StageEvents};
+use crate::host::{ExecRecord, HttpRecord, LogLevel, StageEvents};
 use crate::pipeline::{self, StageGrants, StageKind};
 
 /// A pipeline's permissions, stage by stage.
@@ -181,6 +181,7 @@ impl DenialSink for Unheard {
 impl StageEvents for Unheard {
     fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
     fn exec(&self, _record: &ExecRecord) {}
+    fn http(&self, _record: &HttpRecord) {}
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
+use crate::grants::net::Destination;
 use crate::grants::{Access, Preopen, Program, Sandbox};
 use crate::host::bindings::types::{Artifact, Finding, Severity, StageOutput};
 use crate::pipeline::{
-    GrantPath, PipelineSpec, PluginStage, StageSpec, escape_deceptive, is_deceptive_char,
+    GrantPath, NetGrant, PipelineSpec, PluginStage, StageSpec, escape_deceptive, is_deceptive_char,
 };
 use crate::store;
 
@@ -75,7 +76,22 @@ pub(super) fn sandbox_for(spec: &PipelineSpec, stage: &PluginStage, dirs: &Stage
             })
             .collect(),
         workdir: spec.workspace.clone(),
+        net: stage
+            .grants
+            .net
+            .iter()
+            .filter_map(net_destination)
+            .collect(),
     }
+}
+
+/// The destination a `net` grant names. Pipeline validation refuses a
+/// grant the URL parser would read as another host; should one get here,
+/// it is left out, so it grants nothing.
+fn net_destination(grant: &NetGrant) -> Option<Destination> {
+    Destination::from_grant(&grant.scheme, &grant.host, grant.port)
+        .inspect_err(|e| tracing::warn!(%grant, "`net` grant left out: {e}"))
+        .ok()
 }
 
 fn preopen(grant: &GrantPath, access: Access, registry: &Path) -> Preopen {

@@ -4,7 +4,8 @@
 //! host paths, variable names and program paths, with no TOML left in them.
 //! This module then builds everything the plugin can reach from that value
 //! alone: the WASI context ([`Sandbox::wasi_ctx`]: preopens, environment, no
-//! arguments, no sockets) and the `exec` policy ([`exec::ExecPolicy`]).
+//! arguments, no sockets), the `exec` policy ([`exec::ExecPolicy`]) and the
+//! `http` policy ([`http::HttpPolicy`], matching with [`net`]).
 //! Nothing is inherited from the host process; what is not in the sandbox
 //! does not exist for the plugin.
 //!
@@ -12,6 +13,8 @@
 //! [`DenialSink`], which logs and audits it.
 
 pub mod exec;
+pub mod http;
+pub mod net;
 
 use std::path::PathBuf;
 
@@ -64,6 +67,8 @@ pub struct Sandbox {
     pub exec: Vec<Program>,
     /// The directory programs run in: the workspace.
     pub workdir: PathBuf,
+    /// Destinations the plugin may send HTTP requests to.
+    pub net: Vec<net::Destination>,
 }
 
 /// The most a plugin may write to its standard output or error; more is

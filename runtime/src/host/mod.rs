@@ -10,6 +10,7 @@
 pub mod bindings;
 mod cache;
 mod fs;
+mod http;
 mod limits;
 mod state;
 mod wasi;
@@ -24,6 +25,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 pub use self::cache::{CacheOutcome, ComponentCache};
+pub use self::http::HttpRecord;
 pub use self::limits::Limits;
 pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
@@ -33,6 +35,7 @@ use self::fs::FsTracker;
 use self::limits::{CpuMeter, Crossed, LogMeter, OutBudget, StageLimiter, Tripwire};
 use self::state::StageState;
 use crate::grants::exec::ExecPolicy;
+use crate::grants::http::HttpPolicy;
 use crate::grants::{GrantError, Sandbox, StdioCapture};
 
 /// How often the epoch advances; a plugin running wasm code yields to the
@@ -222,6 +225,7 @@ impl PluginHost {
             table: ResourceTable::new(),
             limiter: StageLimiter::new(limits.memory),
             exec: ExecPolicy::new(sandbox, deadline),
+            http: HttpPolicy::new(sandbox, deadline),
             events,
             fs: FsTracker::new(sandbox, limits.handles, out, tripwire.clone()),
             log: LogMeter::new(limits.log_lines, limits.log_rate),
@@ -462,6 +466,7 @@ mod tests {
     impl StageEvents for Deaf {
         fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
         fn exec(&self, _record: &ExecRecord) {}
+        fn http(&self, _record: &HttpRecord) {}
     }
 
     #[test]

@@ -11,8 +11,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{exec, log};
 use super::fs::FsTracker;
+use super::http::HttpRecord;
 use super::limits::{CpuMeter, LogMeter, StageLimiter, Tripwire};
 use crate::grants::exec::ExecPolicy;
+use crate::grants::http::HttpPolicy;
 use crate::grants::{Denial, DenialSink};
 
 /// The longest log message kept; longer ones are cut.
@@ -51,6 +53,8 @@ pub trait StageEvents: DenialSink {
     fn log(&self, level: LogLevel, message: &str, fields: &[(String, String)]);
     /// A program the plugin ran, after it ended.
     fn exec(&self, record: &ExecRecord);
+    /// An HTTP request the host sent for the plugin, after it ended.
+    fn http(&self, record: &HttpRecord);
 }
 
 /// Everything one stage's store owns.
@@ -59,6 +63,7 @@ pub struct StageState {
     pub(super) table: ResourceTable,
     pub(super) limiter: StageLimiter,
     pub(super) exec: ExecPolicy,
+    pub(super) http: HttpPolicy,
     pub(super) events: Arc<dyn StageEvents>,
     pub(super) fs: FsTracker,
     pub(super) log: LogMeter,

@@ -89,6 +89,14 @@ fn parse_host(host: &str) -> Result<String, &'static str> {
     if !host.split('.').all(is_host_label) {
         return Err("the host is not a valid host name or address");
     }
+    // The HTTP client reads `127.1` or `0x7f.0.0.1` as an IPv4 address:
+    // a grant must say plainly which host it names.
+    match url::Host::parse(host) {
+        Ok(url::Host::Domain(_)) => {}
+        Ok(parsed) if parsed.to_string() == host => {}
+        Ok(_) => return Err("the host is an IPv4 address not written as four decimal numbers"),
+        Err(_) => return Err("the host ends in a number but is not an IPv4 address"),
+    }
     Ok(host.to_ascii_lowercase())
 }
 
@@ -183,6 +191,26 @@ mod tests {
                 "the host is not a valid host name or address",
             ),
             ("https://[::g]:443", "the IPv6 address is malformed"),
+            (
+                "http://127.1:80",
+                "the host is an IPv4 address not written as four decimal numbers",
+            ),
+            (
+                "http://0x7f.0.0.1:80",
+                "the host is an IPv4 address not written as four decimal numbers",
+            ),
+            (
+                "http://2130706433:80",
+                "the host is an IPv4 address not written as four decimal numbers",
+            ),
+            (
+                "http://1.2.3.999:80",
+                "the host ends in a number but is not an IPv4 address",
+            ),
+            (
+                "http://internal.42:80",
+                "the host ends in a number but is not an IPv4 address",
+            ),
         ];
         for (entry, reason) in cases {
             assert_eq!(parse_net(entry), Err(reason), "{entry}");
