@@ -8,4 +8,5 @@ mod plugin_crates;
 mod plugins;
 mod sandbox;
 mod support;
+mod trust;
 mod ui;

@@ -543,8 +543,13 @@ impl Refusal {
             kind: Some(kind),
             check: "ceiling",
             reason: format!(
-                "it is granted more than the policy's `[ceilings.{kind}]` allows a `{kind}` \
-                 stage\n  hint: narrow the stage's grants, or widen the ceiling in the policy"
+                "it is granted more than the policy's `[ceilings.{kind}]` allows a stage of \
+                 kind `{kind}`:{}\n  hint: narrow the stage's grants, or widen the ceiling in \
+                 the policy",
+                excess
+                    .iter()
+                    .map(|e| format!("\n  - {e}"))
+                    .collect::<String>()
             ),
             excess,
         }
@@ -553,16 +558,11 @@ impl Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let reason = self.reason.replace('\n', "\n  ");
         write!(
             f,
-            "stage `{}`, plugin `{}` ({}): {reason}",
-            self.stage, self.plugin, self.digest
-        )?;
-        for excess in &self.excess {
-            write!(f, "\n    - {excess}")?;
-        }
-        Ok(())
+            "stage `{}`, plugin `{}` ({}): {}",
+            self.stage, self.plugin, self.digest, self.reason
+        )
     }
 }
 
