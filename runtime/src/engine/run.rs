@@ -16,7 +16,8 @@ use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
 use crate::host::{Limits, LoadedPlugin, StageFault, StageResult};
 use crate::pipeline::{
-    self, BuiltinPlugin, PipelineSpec, PluginKind, PluginSource, PluginStage, StageKind, StageSpec,
+    self, BuiltinPlugin, PipelineSpec, PluginKind, PluginSource, PluginStage, Policy, StageKind,
+    StageSpec,
 };
 use crate::store::{RunId, timestamp_now};
 
@@ -311,40 +312,52 @@ impl Session {
                 }
                 continue;
             };
-            let id = stage.id.as_str();
-            let (label, bytes) = plugins::plugin_bytes(&plugin_stage.plugin)?;
-            let digest = crate::store::sha256_bytes(&bytes);
-            let refuse = |reason: &TrustRefusal| Refusal::untrusted(id, &label, &digest, reason);
-            let mut provenance = match trust::vouch_for(policy, &plugin_stage.plugin, &digest) {
-                Ok(provenance) => provenance,
-                Err(reason) => {
-                    checked.refusals.push(refuse(&reason));
-                    continue;
+            let id = stage.id.to_string();
+            match self.check_plugin(policy, &id, plugin_stage).await? {
+                Ok((plugin, pin)) => {
+                    checked.pins.insert(id.clone(), pin);
+                    checked.loaded.insert(id, plugin);
                 }
-            };
-            let plugin = self.host()?.load(&label, &bytes)?;
-            if let PluginSource::Path { .. } = plugin_stage.plugin {
-                let described = self.describe_kind(&plugin).await;
-                if let Err(reason) = trust::settle_kind(&mut provenance, described, policy) {
-                    checked.refusals.push(refuse(&reason));
-                    continue;
-                }
+                Err(refusal) => checked.refusals.push(refusal),
             }
-            let excess = trust::excess_for(policy, provenance.kind, plugin_stage);
-            if let (false, Some(kind)) = (excess.is_empty(), provenance.kind) {
-                let refusal = Refusal::beyond_ceiling(id, &label, &digest, kind, excess);
-                checked.refusals.push(refusal);
-                continue;
-            }
-            let pin = PluginPin {
-                plugin: label,
-                digest,
-                provenance,
-            };
-            checked.pins.insert(id.to_owned(), pin);
-            checked.loaded.insert(id.to_owned(), plugin);
         }
         Ok(checked)
+    }
+
+    /// Loads one stage's plugin and checks it: the outer error is a plugin
+    /// that cannot be used at all, the inner one the policy's refusal.
+    async fn check_plugin(
+        &self,
+        policy: Option<&Policy>,
+        id: &str,
+        stage: &PluginStage,
+    ) -> Result<Result<(LoadedPlugin, PluginPin), Refusal>, EngineError> {
+        let (label, bytes) = plugins::plugin_bytes(&stage.plugin)?;
+        let digest = crate::store::sha256_bytes(&bytes);
+        let refuse = |reason: TrustRefusal| Refusal::untrusted(id, &label, &digest, &reason);
+        // Trust first: an untrusted plugin is not even compiled.
+        let mut provenance = match trust::vouch_for(policy, &stage.plugin, &digest) {
+            Ok(provenance) => provenance,
+            Err(reason) => return Ok(Err(refuse(reason))),
+        };
+        let plugin = self.host()?.load(&label, &bytes)?;
+        if let PluginSource::Path { .. } = stage.plugin {
+            let described = self.describe_kind(&plugin).await;
+            if let Err(reason) = trust::settle_kind(&mut provenance, described, policy) {
+                return Ok(Err(refuse(reason)));
+            }
+        }
+        let excess = trust::excess_for(policy, provenance.kind, stage);
+        if let (false, Some(kind)) = (excess.is_empty(), provenance.kind) {
+            let refusal = Refusal::beyond_ceiling(id, &label, &digest, kind, excess);
+            return Ok(Err(refusal));
+        }
+        let pin = PluginPin {
+            plugin: label,
+            digest,
+            provenance,
+        };
+        Ok(Ok((plugin, pin)))
     }
 
     /// The kind a plugin says it is, or why `describe` failed.
