@@ -10,4 +10,5 @@ mod plugin_crates;
 mod plugins;
 mod sandbox;
 mod support;
+mod trust;
 mod ui;

@@ -311,7 +311,8 @@ fn pinned_path_plugin_resolves_to_its_canonical_file() -> Result<()> {
         plugin,
         &PluginSource::Path {
             path: expected,
-            sha256: Some(digest)
+            sha256: Some(digest),
+            signature: std::fs::canonicalize(dir.path())?.join("plugins/check.wasm.sig"),
         }
     );
     Ok(())

@@ -24,7 +24,12 @@
 //! each stage boundary).
 //!
 //! Only one writer may append at a time: the state dir's lock guarantees it.
+//!
+//! Signing lives here too: [`keys`] makes and loads ed25519 keys, [`dsse`]
+//! wraps signed payloads in DSSE envelopes.
 
+pub mod dsse;
+pub mod keys;
 mod log;
 mod verify;
 

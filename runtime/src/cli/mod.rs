@@ -6,6 +6,7 @@
 
 mod output;
 mod review;
+mod signing;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,8 @@ use crate::store::RunId;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    succeeded (for `audit verify`: the trail is intact)
-  1    the pipeline failed: a stage said no, a reviewer rejected, or the trail is broken
+  1    the pipeline failed: a stage said no, a reviewer rejected, or the trail is broken;
+       for `plugin verify`: the signature does not hold
   2    usage or configuration error: bad flags, bad TOML, missing plugin, refused command
   3    a plugin fault: trap, limit exceeded, malformed output
   4    stopped at a review gate, awaiting approval
@@ -32,6 +34,9 @@ Examples:
   gantry resume 20261203-141500-3fa2c1
   gantry show 20261203-141500-3fa2c1 --json
   gantry audit verify
+  gantry keygen --out keys/platform.pem
+  gantry plugin sign plugins/check.wasm --key keys/platform.pem --kind scan
+  gantry plugin verify plugins/check.wasm --policy pipelines/policy/cdc.toml
 
 Logging: set GANTRY_LOG (e.g. `GANTRY_LOG=info` or `GANTRY_LOG=gantry=debug`).";
 
@@ -132,6 +137,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Make an ed25519 key pair for signing plugins.
+    ///
+    /// The private key is written to FILE as PKCS#8 PEM with mode 0600 (an
+    /// existing file is never replaced); the public key to FILE.pub and to
+    /// stdout, as `ed25519:<base64>`: the form a policy's
+    /// `[[trust.signer]] public-key` takes.
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign plugins, and verify their signatures.
+    Plugin {
+        #[command(subcommand)]
+        command: signing::PluginCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +190,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     {
         return output::audit_verify(&cli.state_dir.join("audit.jsonl"), json);
     }
+    match &cli.command {
+        Command::Keygen { out } => return signing::keygen(out, json),
+        Command::Plugin { command } => return signing::plugin(command, json),
+        _ => {}
+    }
     let creates_state = matches!(cli.command, Command::Run { .. } | Command::Inspect { .. });
     if !creates_state && !cli.state_dir.exists() {
         anyhow::bail!(
@@ -199,7 +225,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             output::decision(cli_state(cli), &record, identity, json)
         }
         Command::Resume { run } => {
-            let prepared = session.reopen(&RunId::parse(run)?)?;
+            let prepared = session.reopen(&RunId::parse(run)?).await?;
             output::run_header(&prepared.record, "resuming", json);
             drive(&session, cli, prepared).await
         }
@@ -208,7 +234,9 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             output::show(&session, &session.load_run(&RunId::parse(run)?)?, json)
         }
         Command::Inspect { pipeline } => output::inspect(&session.inspect(pipeline).await?, json),
-        Command::Audit { .. } => unreachable!("handled above"),
+        Command::Audit { .. } | Command::Keygen { .. } | Command::Plugin { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -218,7 +246,7 @@ async fn run(
     pipeline: &Path,
     initiator: &str,
 ) -> anyhow::Result<i32> {
-    let prepared = session.prepare(pipeline, initiator)?;
+    let prepared = session.prepare(pipeline, initiator).await?;
     output::run_header(&prepared.record, "started", cli.json);
     drive(session, cli, prepared).await
 }

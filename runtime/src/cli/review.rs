@@ -50,7 +50,7 @@ pub async fn at_terminal(
             }
         }
         if gate_passed(&record) {
-            let mut prepared = session.reopen(&record.id)?;
+            let mut prepared = session.reopen(&record.id).await?;
             record = session.drive(&mut prepared, progress).await?;
         }
     }

@@ -87,7 +87,12 @@ impl Session {
         };
         // The pipeline as it is now, which the pin check proves is the one
         // the run started with.
-        let spec = self.check_unchanged(&record)?;
+        let command = if rejection.is_some() {
+            "reject"
+        } else {
+            "approve"
+        };
+        let spec = self.check_unchanged(&record, command)?;
         self.check_trail_holds(&record)?;
         let Some(StageKind::Approval(gate)) = spec.stage(&stage_id).map(|s| &s.kind) else {
             return Err(EngineError::NotAwaiting {

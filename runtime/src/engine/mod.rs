@@ -17,6 +17,7 @@ mod record;
 mod run;
 mod sandbox;
 mod trail;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +31,11 @@ pub use self::record::{
 };
 pub use self::run::{PreparedRun, status_word};
 pub use self::trail::{TrailSummary, verify_trail};
+pub use self::trust::{
+    Assessment, PLUGIN_PAYLOAD_TYPE, PluginStatement, Provenance, Refusal, TrustRefusal, Verified,
+    Voucher, assess_plugin, described_kind, excess_for, read_signature, settle_kind, sign_plugin,
+    verify_plugin_signature, vouch_for,
+};
 
 use crate::audit::{AuditError, AuditLog};
 use crate::host::{HostError, PluginError, PluginHost};
@@ -250,6 +256,20 @@ pub enum EngineError {
         stage: String,
         grant: String,
         dir: PathBuf,
+    },
+    /// Plugins the pipeline's policy does not let run: untrusted, or
+    /// granted beyond the ceiling for their kind. Nothing ran.
+    #[error(
+        "{what}: the policy `{policy}` refuses {} (recorded in the audit trail as run {run})\n  {}",
+        if refusals.len() == 1 { "a plugin".to_owned() } else { format!("{} plugins", refusals.len()) },
+        refusals.iter().map(|r| r.to_string().replace('\n', "\n  ")).collect::<Vec<_>>().join("\n  ")
+    )]
+    Refused {
+        /// What could not happen: "run refused before any stage ran", …
+        what: String,
+        policy: String,
+        run: RunId,
+        refusals: Vec<Refusal>,
     },
     #[error("a previous failure left the audit log unusable in this process")]
     Poisoned,

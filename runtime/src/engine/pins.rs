@@ -13,6 +13,7 @@ use crate::pipeline::PipelineSpec;
 use crate::store;
 
 use super::EngineError;
+use super::trust::Provenance;
 
 /// A file and its digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +31,15 @@ pub struct PolicyPin {
     pub digest: String,
 }
 
-/// The plugin a stage runs.
+/// The plugin a stage runs, who vouches for it and what kind it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginPin {
     pub plugin: String,
     pub digest: String,
+    /// Its signer (or `builtin`), kind, and the digest of the signature
+    /// file relied on.
+    #[serde(flatten)]
+    pub provenance: Provenance,
 }
 
 /// The workspace, and its git commit when it is in a repository.
@@ -116,6 +121,15 @@ impl Pins {
         for (stage, pin) in &self.plugins {
             let new = now.plugins.get(stage).map(|p| p.digest.as_str());
             compare(format!("plugin of stage `{stage}`"), Some(&pin.digest), new);
+            let signature = now
+                .plugins
+                .get(stage)
+                .and_then(|p| p.provenance.signature.as_deref());
+            compare(
+                format!("signature of the plugin of stage `{stage}`"),
+                pin.provenance.signature.as_deref(),
+                signature,
+            );
         }
         compare(
             format!("workspace `{}` commit", self.workspace.path),
@@ -167,6 +181,10 @@ mod tests {
                 PluginPin {
                     plugin: "gantry:scan".into(),
                     digest: "sha256:s".into(),
+                    provenance: Provenance {
+                        signature: Some("sha256:g".into()),
+                        ..Provenance::default()
+                    },
                 },
             )]),
             workspace: WorkspacePin {
@@ -192,5 +210,16 @@ mod tests {
         assert!(changes[0].contains("pipeline file `p.toml` changed: sha256:a -> sha256:b"));
         assert!(changes[1].contains("plugin of stage `scan`"));
         assert!(changes[2].contains("c1 -> absent"));
+    }
+
+    #[test]
+    fn a_changed_or_removed_signature_is_a_change() {
+        let mut now = pins();
+        now.plugins.get_mut("scan").unwrap().provenance.signature = None;
+        let changes = pins().changes_to(&now);
+        assert_eq!(
+            changes,
+            ["signature of the plugin of stage `scan` changed: sha256:g -> absent"]
+        );
     }
 }

@@ -32,7 +32,7 @@ pub fn builtin_bytes(plugin: BuiltinPlugin) -> &'static [u8] {
 pub fn plugin_bytes(source: &PluginSource) -> Result<(String, Cow<'static, [u8]>), EngineError> {
     match source {
         PluginSource::Builtin(plugin) => Ok((plugin.to_string(), builtin_bytes(*plugin).into())),
-        PluginSource::Path { path, sha256 } => {
+        PluginSource::Path { path, sha256, .. } => {
             let label = path.display().to_string();
             let bytes = std::fs::read(path).map_err(|source| EngineError::ReadPlugin {
                 plugin: label.clone(),

@@ -11,16 +11,45 @@ use super::events::StageRecorder;
 use super::pins::{Pins, PluginPin};
 use super::record::{Failure, FailureKind, RunRecord, RunStatus, StageRecord, StageStatus};
 use super::sandbox::{self, StageDirs};
+use super::trust::{self, Refusal, TrustRefusal};
 use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
 use crate::host::{Limits, LoadedPlugin, StageFault, StageResult};
 use crate::pipeline::{
-    self, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, StageKind, StageLimits, StageSpec,
+    self, BuiltinPlugin, PipelineSpec, PluginKind, PluginSource, PluginStage, Policy, StageKind,
+    StageLimits, StageSpec,
 };
 use crate::store::{RunId, timestamp_now};
 
 /// Checked plugins by stage id.
 type LoadedPlugins = BTreeMap<String, LoadedPlugin>;
+
+/// What [`Session::load_plugins`] found.
+#[derive(Default)]
+struct CheckedPlugins {
+    /// The plugins it loaded, by stage id.
+    loaded: LoadedPlugins,
+    /// Their pins, by stage id.
+    pins: BTreeMap<String, PluginPin>,
+    /// The stages the policy refuses; none of them was loaded.
+    refusals: Vec<Refusal>,
+}
+
+/// The events of a `describe` call at run start, which is granted nothing:
+/// a denial there is only logged.
+struct Describing;
+
+impl crate::grants::DenialSink for Describing {
+    fn denied(&self, denial: &crate::grants::Denial) {
+        tracing::warn!(capability = denial.capability, asked = ?denial.asked, "denied in describe");
+    }
+}
+
+impl crate::host::StageEvents for Describing {
+    fn log(&self, _level: crate::host::LogLevel, _message: &str, _fields: &[(String, String)]) {}
+    fn exec(&self, _record: &crate::host::ExecRecord) {}
+    fn http(&self, _record: &crate::host::HttpRecord) {}
+}
 
 /// A run whose pipeline is loaded and whose plugins are checked.
 pub struct PreparedRun {
@@ -30,20 +59,32 @@ pub struct PreparedRun {
 }
 
 impl Session {
-    /// Loads the pipeline, checks every plugin, pins the inputs and records
-    /// the new run; nothing has run yet when this returns.
+    /// Loads the pipeline, checks every plugin (pins, then the policy's
+    /// trust and ceilings), pins the inputs and records the new run; nothing
+    /// has run yet when this returns.
     ///
     /// # Errors
     ///
     /// Fails on a bad pipeline, a plugin that is missing, unpinned or not a
-    /// stage component, or a state directory that cannot be written.
-    pub fn prepare(&self, pipeline: &Path, initiator: &str) -> Result<PreparedRun, EngineError> {
+    /// stage component, a plugin the policy refuses (audited, as a run that
+    /// never started), or a state directory that cannot be written.
+    pub async fn prepare(
+        &self,
+        pipeline: &Path,
+        initiator: &str,
+    ) -> Result<PreparedRun, EngineError> {
         let spec = pipeline::load(pipeline)?;
         self.check_state_out_of_reach(&spec)?;
-        let (plugins, plugin_pins) = self.load_plugins(&spec)?;
-        let pins = Pins::compute(&spec, plugin_pins)?;
-
         let id = RunId::generate();
+        let checked = self.load_plugins(&spec).await?;
+        let pins = Pins::compute(&spec, checked.pins)?;
+        if !checked.refusals.is_empty() {
+            let what = "run refused before any stage ran";
+            let started = Some((initiator, &pins));
+            return Err(self.refuse(&id, what, &spec, started, checked.refusals));
+        }
+        let plugins = checked.loaded;
+
         self.state.create_run_dir(&id)?;
         let now = timestamp_now();
         let record = RunRecord {
@@ -116,7 +157,7 @@ impl Session {
     /// # Errors
     ///
     /// Fails when the run has ended, or an input changed.
-    pub fn reopen(&self, run: &RunId) -> Result<PreparedRun, EngineError> {
+    pub async fn reopen(&self, run: &RunId) -> Result<PreparedRun, EngineError> {
         let record = self.load_run(run)?;
         if !record.status.is_open() {
             return Err(EngineError::RunEnded {
@@ -124,10 +165,15 @@ impl Session {
                 status: status_word(record.status),
             });
         }
-        let spec = self.check_unchanged(&record)?;
+        let spec = self.check_unchanged(&record, "resume")?;
         self.check_state_out_of_reach(&spec)?;
         self.check_trail_holds(&record)?;
-        let (plugins, _) = self.load_plugins(&spec)?;
+        let checked = self.load_plugins(&spec).await?;
+        if !checked.refusals.is_empty() {
+            let what = format!("run {run} cannot go on");
+            return Err(self.refuse(run, &what, &spec, None, checked.refusals));
+        }
+        let plugins = checked.loaded;
         self.audit(
             run,
             "run-resume",
@@ -141,20 +187,46 @@ impl Session {
     }
 
     /// Loads the run's pipeline again and checks that no pinned input
-    /// changed since the run started.
+    /// changed since the run started, and that the policy's `[trust]` still
+    /// vouches for every plugin (`command` says who asks, for the record).
     ///
     /// # Errors
     ///
-    /// [`EngineError::InputsChanged`] listing every change.
-    pub(super) fn check_unchanged(&self, record: &RunRecord) -> Result<PipelineSpec, EngineError> {
+    /// [`EngineError::InputsChanged`] listing every change;
+    /// [`EngineError::Refused`] (audited) when a signature no longer holds.
+    pub(super) fn check_unchanged(
+        &self,
+        record: &RunRecord,
+        command: &str,
+    ) -> Result<PipelineSpec, EngineError> {
         let spec = pipeline::load(Path::new(&record.pins.pipeline.path))?;
+        let policy = spec.policy.as_ref().map(|p| &p.rules);
         let mut plugin_pins = BTreeMap::new();
+        let mut refusals = Vec::new();
         for stage in &spec.stages {
-            if let StageKind::Plugin(plugin_stage) = &stage.kind {
-                let (plugin, bytes) = plugins::plugin_bytes(&plugin_stage.plugin)?;
-                let digest = crate::store::sha256_bytes(&bytes);
-                plugin_pins.insert(stage.id.to_string(), PluginPin { plugin, digest });
-            }
+            let StageKind::Plugin(plugin_stage) = &stage.kind else {
+                continue;
+            };
+            let (plugin, bytes) = plugins::plugin_bytes(&plugin_stage.plugin)?;
+            let digest = crate::store::sha256_bytes(&bytes);
+            let provenance = match trust::vouch_for(policy, &plugin_stage.plugin, &digest) {
+                Ok(provenance) => provenance,
+                Err(reason) => {
+                    let id = stage.id.as_str();
+                    refusals.push(Refusal::untrusted(id, &plugin, &digest, &reason));
+                    continue;
+                }
+            };
+            let pin = PluginPin {
+                plugin,
+                digest,
+                provenance,
+            };
+            plugin_pins.insert(stage.id.to_string(), pin);
+        }
+        if !refusals.is_empty() {
+            let what = format!("run {} cannot {command}", record.id);
+            return Err(self.refuse(&record.id, &what, &spec, None, refusals));
         }
         let changes = record.pins.changes_to(&Pins::compute(&spec, plugin_pins)?);
         if !changes.is_empty() {
@@ -226,12 +298,12 @@ impl Session {
         Ok(record)
     }
 
-    fn load_plugins(
-        &self,
-        spec: &PipelineSpec,
-    ) -> Result<(LoadedPlugins, BTreeMap<String, PluginPin>), EngineError> {
-        let mut loaded = BTreeMap::new();
-        let mut pins = BTreeMap::new();
+    /// Loads every plugin and checks it: its pin, then the policy's trust
+    /// (before it is compiled), its kind and its ceiling. Returns the loaded
+    /// plugins and their pins, and every stage the policy refuses.
+    async fn load_plugins(&self, spec: &PipelineSpec) -> Result<CheckedPlugins, EngineError> {
+        let policy = spec.policy.as_ref().map(|p| &p.rules);
+        let mut checked = CheckedPlugins::default();
         for stage in &spec.stages {
             let StageKind::Plugin(plugin_stage) = &stage.kind else {
                 if spec.roles.is_none() {
@@ -241,16 +313,97 @@ impl Session {
                 }
                 continue;
             };
-            let (label, bytes) = plugins::plugin_bytes(&plugin_stage.plugin)?;
-            let plugin = self.host()?.load(&label, &bytes)?;
-            let pin = PluginPin {
-                plugin: label,
-                digest: plugin.digest.clone(),
-            };
-            pins.insert(stage.id.to_string(), pin);
-            loaded.insert(stage.id.to_string(), plugin);
+            let id = stage.id.to_string();
+            match self.check_plugin(policy, &id, plugin_stage).await? {
+                Ok((plugin, pin)) => {
+                    checked.pins.insert(id.clone(), pin);
+                    checked.loaded.insert(id, plugin);
+                }
+                Err(refusal) => checked.refusals.push(refusal),
+            }
         }
-        Ok((loaded, pins))
+        Ok(checked)
+    }
+
+    /// Loads one stage's plugin and checks it: the outer error is a plugin
+    /// that cannot be used at all, the inner one the policy's refusal.
+    async fn check_plugin(
+        &self,
+        policy: Option<&Policy>,
+        id: &str,
+        stage: &PluginStage,
+    ) -> Result<Result<(LoadedPlugin, PluginPin), Refusal>, EngineError> {
+        let (label, bytes) = plugins::plugin_bytes(&stage.plugin)?;
+        let digest = crate::store::sha256_bytes(&bytes);
+        let refuse = |reason: TrustRefusal| Refusal::untrusted(id, &label, &digest, &reason);
+        // Trust first: an untrusted plugin is not even compiled.
+        let mut provenance = match trust::vouch_for(policy, &stage.plugin, &digest) {
+            Ok(provenance) => provenance,
+            Err(reason) => return Ok(Err(refuse(reason))),
+        };
+        let plugin = self.host()?.load(&label, &bytes)?;
+        if let PluginSource::Path { .. } = stage.plugin {
+            let described = self.describe_kind(&plugin).await;
+            if let Err(reason) = trust::settle_kind(&mut provenance, described, policy) {
+                return Ok(Err(refuse(reason)));
+            }
+        }
+        let excess = trust::excess_for(policy, provenance.kind, stage);
+        if let (false, Some(kind)) = (excess.is_empty(), provenance.kind) {
+            let refusal = Refusal::beyond_ceiling(id, &label, &digest, kind, excess);
+            return Ok(Err(refusal));
+        }
+        let pin = PluginPin {
+            plugin: label,
+            digest,
+            provenance,
+        };
+        Ok(Ok((plugin, pin)))
+    }
+
+    /// The kind a plugin says it is, or why `describe` failed.
+    async fn describe_kind(&self, plugin: &LoadedPlugin) -> Result<PluginKind, String> {
+        let events = Arc::new(Describing);
+        match self
+            .host()
+            .map_err(|e| e.to_string())?
+            .describe(plugin, events)
+            .await
+        {
+            Ok(info) => Ok(trust::described_kind(info.kind)),
+            Err(fault) => Err(fault.to_string()),
+        }
+    }
+
+    /// Audits the policy's refusal of `refusals` under run `run` and returns
+    /// the error that reports it.
+    fn refuse(
+        &self,
+        run: &RunId,
+        what: &str,
+        spec: &PipelineSpec,
+        started: Option<(&str, &Pins)>,
+        refusals: Vec<Refusal>,
+    ) -> EngineError {
+        let policy = spec.policy.as_ref();
+        let mut fields = json!({
+            "pipeline": spec.name,
+            "policy": policy.map(|p| json!({ "id": p.id, "version": p.version })),
+            "refusals": refusals,
+        });
+        if let Some((initiator, pins)) = started {
+            fields["initiator"] = json!(initiator);
+            fields["pins"] = serde_json::to_value(pins).unwrap_or_default();
+        }
+        if let Err(error) = self.audit(run, "run-refused", fields) {
+            return error;
+        }
+        EngineError::Refused {
+            what: what.to_owned(),
+            policy: policy.map(|p| p.id.clone()).unwrap_or_default(),
+            run: run.clone(),
+            refusals,
+        }
     }
 
     async fn run_plugin_stage(
@@ -339,6 +492,13 @@ impl Session {
         record.status = StageStatus::Running;
         record.started = Some(timestamp_now());
         let grants = serde_json::to_value(&plugin_stage.grants).unwrap_or_default();
+        let provenance = run
+            .record
+            .pins
+            .plugins
+            .get(id)
+            .map(|pin| pin.provenance.clone())
+            .unwrap_or_default();
         self.audit(
             &run.record.id,
             "stage-start",
@@ -346,6 +506,8 @@ impl Session {
                 "stage": id,
                 "plugin": plugin.label,
                 "plugin_digest": plugin.digest,
+                "plugin_signer": provenance.signer,
+                "plugin_kind": provenance.kind,
                 "grants": grants,
                 "limits": plugin_stage.limits,
             }),

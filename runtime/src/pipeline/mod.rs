@@ -49,7 +49,7 @@ pub use names::{MAX_NAME_LEN, MountName, StageId, escape_deceptive, is_deceptive
 pub use net::NetGrant;
 pub use policy::{
     Ceiling, Confinement, DEFAULT_EXEC_READ, Excess, ExecRules, PluginKind, Policy, PublicKey,
-    Signer, TrustPolicy,
+    Signer, TrustPolicy, load_policy_file,
 };
 pub use roles::{Roles, load_roles};
 pub use spec::{

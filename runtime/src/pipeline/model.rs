@@ -95,7 +95,7 @@ pub(super) struct RawApproval {
 }
 
 /// `plugin = "gantry:scan"`, `plugin = "path/to.wasm"` or
-/// `plugin = { path = "…", sha256 = "…" }`.
+/// `plugin = { path = "…", sha256 = "…", signature = "…" }`.
 #[derive(Debug)]
 pub(super) enum RawPlugin {
     Named(String),
@@ -108,6 +108,7 @@ pub(super) enum RawPlugin {
 pub(super) struct RawPinnedPlugin {
     pub path: String,
     pub sha256: Option<String>,
+    pub signature: Option<String>,
 }
 
 // Written by hand: an untagged enum would report only "data did not match
@@ -125,7 +126,9 @@ impl<'de> Visitor<'de> for PluginVisitor {
     type Value = RawPlugin;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a plugin name, a path to a `.wasm` file, or a table `{ path, sha256 }`")
+        f.write_str(
+            "a plugin name, a path to a `.wasm` file, or a table `{ path, sha256, signature }`",
+        )
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<RawPlugin, E> {

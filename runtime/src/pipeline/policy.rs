@@ -83,7 +83,7 @@ impl Policy {
 
 /// What kind of work a stage does, as a plugin declares it (and, under a
 /// trust policy, as its signer vouches for it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     Build,
@@ -436,6 +436,32 @@ struct RawExec {
 pub(super) struct Expected<'a> {
     pub id: &'a str,
     pub version: &'a str,
+}
+
+/// Reads and checks a policy file on its own, outside any pipeline (for
+/// `gantry plugin verify --policy`): its id and version are taken as they
+/// are.
+///
+/// # Errors
+///
+/// As [`load`](super::load) for a pipeline: the file, line and key of the
+/// first problem.
+pub fn load_policy_file(path: &Path) -> Result<Policy, PipelineError> {
+    let source = super::read_source(path, path.display().to_string())?;
+    let raw: RawPolicyFile = parse_toml(&source)?;
+    let header = raw.policy.get_ref();
+    let (id, version) = (
+        header.id.get_ref().clone(),
+        header.version.get_ref().clone(),
+    );
+    read_policy(
+        path,
+        path.display().to_string(),
+        &Expected {
+            id: &id,
+            version: &version,
+        },
+    )
 }
 
 /// Reads and checks a policy file, naming it `display` in messages.

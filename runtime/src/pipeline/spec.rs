@@ -14,7 +14,7 @@ use super::grants::StageGrants;
 use super::graph;
 use super::limits::StageLimits;
 use super::names::{MountName, StageId};
-use super::policy::Policy;
+use super::policy::{PluginKind, Policy};
 
 /// A pipeline file, loaded and validated by [`load`](super::load).
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +149,11 @@ pub enum PluginSource {
         /// The sha256 the file must have (64 lowercase hex digits); the host
         /// refuses to run a file that does not match.
         sha256: Option<String>,
+        /// The plugin's signature envelope: the `signature` the pipeline
+        /// names (canonical; it existed when the pipeline loaded), else
+        /// `<path as written>.sig` beside the pipeline, which may not exist.
+        /// Checked only when the policy has a `[trust]` table.
+        signature: PathBuf,
     },
 }
 
@@ -194,6 +199,17 @@ impl BuiltinPlugin {
             Self::Scan => "scan",
             Self::Ato => "ato",
             Self::Promote => "promote",
+        }
+    }
+
+    /// The kind of stage the standard plugin is.
+    pub fn kind(self) -> PluginKind {
+        match self {
+            Self::Build => PluginKind::Build,
+            Self::Test => PluginKind::Test,
+            Self::Scan => PluginKind::Scan,
+            Self::Ato => PluginKind::Ato,
+            Self::Promote => PluginKind::Promote,
         }
     }
 

@@ -400,21 +400,32 @@ fn read_plugin_source(
     raw: Spanned<RawPlugin>,
 ) -> Result<PluginSource, PipelineError> {
     let at = scope.at(raw.span(), "plugin");
-    let (path, sha256) = match raw.into_inner() {
+    let (path, sha256, signature) = match raw.into_inner() {
         RawPlugin::Named(name) if name.starts_with("gantry:") => {
             return BuiltinPlugin::from_reference(&name)
                 .map(PluginSource::Builtin)
                 .ok_or(PipelineError::UnknownBuiltin { at, name });
         }
-        RawPlugin::Named(path) => (path, None),
-        RawPlugin::Pinned(pinned) => (pinned.path, pinned.sha256),
+        RawPlugin::Named(path) => (path, None, None),
+        RawPlugin::Pinned(pinned) => (pinned.path, pinned.sha256, pinned.signature),
     };
     if let Some(value) = sha256.as_ref().filter(|digest| !is_sha256_hex(digest)) {
         let value = value.clone();
         return Err(PipelineError::InvalidSha256 { at, value });
     }
-    let path = resolve_existing(context.dir, &path, Expect::File, "plugin", at)?;
-    Ok(PluginSource::Path { path, sha256 })
+    let resolved = resolve_existing(context.dir, &path, Expect::File, "plugin", at.clone())?;
+    let signature = match signature {
+        Some(named) => resolve_existing(context.dir, &named, Expect::File, "signature file", at)?,
+        // Beside the plugin as written, not as resolved: a symlinked plugin
+        // is signed where the pipeline names it.
+        None => context.dir.join(format!("{path}.sig")),
+    };
+    let path = resolved;
+    Ok(PluginSource::Path {
+        path,
+        sha256,
+        signature,
+    })
 }
 
 /// Whether `digest` is written as 64 lowercase hex digits.

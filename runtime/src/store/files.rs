@@ -40,6 +40,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_dir(dir)
 }
 
+/// Writes `bytes` to a new file at `path`, readable and writable by its
+/// owner only (mode 0600), atomically and durably; an existing file is
+/// never replaced.
+///
+/// The bytes go to a private temporary file in the same directory, which is
+/// fsynced and then hard-linked to `path`: the link fails, leaving `path`
+/// untouched, when something is already there, even if it appeared after
+/// the check a rename would need.
+///
+/// # Errors
+///
+/// [`StoreError::Exists`] when `path` exists; [`StoreError::Io`] naming the
+/// file when any step fails.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(StoreError::Exists {
+            path: path.to_owned(),
+        });
+    }
+    let temp = temp_path(path);
+    let written = write_private_and_sync(&temp, bytes).and_then(|()| {
+        fs::hard_link(&temp, path).map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => StoreError::Exists {
+                path: path.to_owned(),
+            },
+            _ => StoreError::io("create", path, source),
+        })
+    });
+    let _ = fs::remove_file(&temp);
+    written?;
+    sync_dir(parent_dir(path))
+}
+
+fn write_private_and_sync(temp: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(temp)
+        .map_err(|e| StoreError::io("create", temp, e))?;
+    file.write_all(bytes)
+        .map_err(|e| StoreError::io("write", temp, e))?;
+    file.sync_all().map_err(|e| StoreError::io("sync", temp, e))
+}
+
 /// The sha256 of a file's contents, `sha256:<hex>`, read in chunks.
 ///
 /// # Errors

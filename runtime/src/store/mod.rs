@@ -31,7 +31,9 @@ mod state_dir;
 use std::io;
 use std::path::PathBuf;
 
-pub use files::{sha256_bytes, sha256_dir, sha256_file, sha256_path, write_atomic};
+pub use files::{
+    sha256_bytes, sha256_dir, sha256_file, sha256_path, write_atomic, write_new_private,
+};
 pub use run_id::{RunId, timestamp_now};
 pub use state_dir::{StateDir, create_private_dir};
 
@@ -91,6 +93,16 @@ pub enum StoreError {
     )]
     StrayRunDir {
         /// The run directory.
+        path: PathBuf,
+    },
+
+    /// A file that is only ever created, never replaced, already exists.
+    #[error(
+        "`{path}` already exists; refusing to overwrite it\n\
+         hint: choose another path, or move the old file away first"
+    )]
+    Exists {
+        /// The file.
         path: PathBuf,
     },
 
