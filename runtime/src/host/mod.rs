@@ -9,6 +9,7 @@
 
 pub mod bindings;
 mod cache;
+mod imports;
 mod limits;
 mod state;
 
@@ -22,6 +23,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
 pub use self::cache::{CacheOutcome, ComponentCache};
+pub use self::imports::{Capability, Import};
 pub use self::limits::Limits;
 pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
@@ -57,6 +59,8 @@ pub struct LoadedPlugin {
     pub digest: String,
     /// Whether loading it compiled it or took it from the cache.
     pub cache: CacheOutcome,
+    /// The interfaces the component imports, read from its type.
+    pub imports: Vec<Import>,
     pre: StagePre<StageState>,
 }
 
@@ -116,6 +120,7 @@ impl PluginHost {
             .cache
             .load_or_compile(&self.engine, &digest, bytes)
             .map_err(|e| refuse(e.to_string()))?;
+        let imports = imports::component_imports(&component, &self.engine);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -129,6 +134,7 @@ impl PluginHost {
             label: label.to_owned(),
             digest,
             cache,
+            imports,
             pre,
         })
     }
