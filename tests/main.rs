@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod gate;
 mod hostile_inputs;
+mod inspect;
 mod plugin_crates;
 mod plugins;
 mod sandbox;

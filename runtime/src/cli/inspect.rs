@@ -88,8 +88,13 @@ fn stage_section(out: &mut String, stage: &StageReport) {
 }
 
 fn plugin_section(out: &mut String, plugin: &PluginReport) {
-    line(out, "plugin", &plugin.plugin);
-    line(out, "digest", &plugin.digest);
+    let _ = writeln!(out, "  plugin   {}", plugin.plugin);
+    // The hex alone, under a label naming the hash, fits 80 columns.
+    let hex = plugin.digest.strip_prefix("sha256:");
+    match hex {
+        Some(hex) => line(out, "sha256", hex),
+        None => line(out, "digest", &plugin.digest),
+    }
     // TODO(#3): print "unsigned" once signatures are checked at load; until
     // then `None` only means nobody looked.
     if let Some(signer) = &plugin.signer {
@@ -106,7 +111,10 @@ fn plugin_section(out: &mut String, plugin: &PluginReport) {
         Some(d) => list_lines(out, "wants", wants_lines(&d.wants)),
         None => line(out, "wants", "unknown"),
     }
-    list_lines(out, "grants", grant_lines(&plugin.grants));
+    for (i, text) in grant_lines(&plugin.grants).iter().enumerate() {
+        let label = if i == 0 { "grants" } else { "" };
+        let _ = writeln!(out, "  {label:<width$}{text}", width = LABEL - 2);
+    }
     let limits = format!(
         "memory {}, timeout {}",
         bytesize::ByteSize(plugin.limits.memory),
