@@ -5,6 +5,7 @@ mod demo;
 mod gate;
 mod hostile_inputs;
 mod inspect;
+mod pipeline_props;
 mod plugin_crates;
 mod plugins;
 mod sandbox;
