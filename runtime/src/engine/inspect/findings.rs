@@ -191,74 +191,97 @@ fn wants_not_granted(stage: &StageFacts<'_>) -> Vec<Finding> {
         return Vec::new();
     };
     let grants = stage.grants;
-    let mut findings = Vec::new();
-    let mut refuse = |key: &'static str, message: String, hint: String| {
-        findings.push(
-            Finding::new(FindingCode::WantNotGranted, stage.id, Some(key), message).hint(hint),
-        );
-    };
+    let mut found = Vec::new();
     for want in &wants.read {
         if !path_granted(stage, want, Access::Read) {
-            refuse(
+            let what = format!("to read `{want}`, which no grant covers");
+            found.push(want_refused(
+                stage,
                 "read",
-                format!(
-                    "the plugin wants to read `{want}`, which no grant covers: reads there will be refused"
-                ),
-                grant_hint("read", want),
-            );
+                what,
+                "reads there will be refused",
+                path_grant(want),
+            ));
         }
     }
-    for want in &wants.write {
-        if path_granted(stage, want, Access::Write) {
-            continue;
-        }
+    for want in wants
+        .write
+        .iter()
+        .filter(|w| !path_granted(stage, w, Access::Write))
+    {
         let why = if path_granted(stage, want, Access::Read) {
-            "which is granted read-only"
+            "is granted read-only"
         } else {
-            "which no grant covers"
+            "no grant covers"
         };
-        refuse(
+        let what = format!("to write `{want}`, which {why}");
+        found.push(want_refused(
+            stage,
             "write",
-            format!("the plugin wants to write `{want}`, {why}: writes there will be refused"),
-            grant_hint("write", want),
-        );
+            what,
+            "writes there will be refused",
+            path_grant(want),
+        ));
     }
-    for want in &wants.exec {
-        if !grants.exec.iter().any(|g| &g.name == want) {
-            refuse(
-                "exec",
-                format!(
-                    "the plugin wants to run `{want}`, which `exec` does not grant: the call will be refused"
-                ),
-                format!("grant it with `exec = [\"{want}\"]` if the stage needs it"),
-            );
-        }
+    for want in wants
+        .exec
+        .iter()
+        .filter(|w| !grants.exec.iter().any(|g| &&g.name == w))
+    {
+        let what = format!("to run `{want}`, which `exec` does not grant");
+        found.push(want_refused(
+            stage,
+            "exec",
+            what,
+            "the call will be refused",
+            Some(want.clone()),
+        ));
     }
-    for want in &wants.env {
-        if !grants.env.contains(want) {
-            refuse(
-                "env",
-                format!(
-                    "the plugin wants environment variable `{want}`, which `env` does not grant: it will be unset"
-                ),
-                format!("grant it with `env = [\"{want}\"]` if the stage needs it"),
-            );
-        }
+    for want in wants.env.iter().filter(|w| !grants.env.contains(w)) {
+        let what = format!("environment variable `{want}`, which `env` does not grant");
+        found.push(want_refused(
+            stage,
+            "env",
+            what,
+            "it will be unset",
+            Some(want.clone()),
+        ));
     }
     for want in &wants.net {
         let destination = parse_destination(want);
-        if !destination.as_ref().is_some_and(|d| grants.net.contains(d)) {
-            let shown = destination.map_or_else(|| want.clone(), |d| d.to_string());
-            refuse(
-                "net",
-                format!(
-                    "the plugin wants to reach `{shown}`, which `net` does not grant: requests there will be refused"
-                ),
-                format!("grant it with `net = [\"{shown}\"]` if the stage needs it"),
-            );
+        if destination.as_ref().is_some_and(|d| grants.net.contains(d)) {
+            continue;
         }
+        let shown = destination.map_or_else(|| want.clone(), |d| d.to_string());
+        let what = format!("to reach `{shown}`, which `net` does not grant");
+        found.push(want_refused(
+            stage,
+            "net",
+            what,
+            "requests there will be refused",
+            Some(shown),
+        ));
     }
-    findings
+    found
+}
+
+/// A want the stage is not granted: "the plugin wants <what>:
+/// <consequence>", with the grant that would give it, when one can.
+fn want_refused(
+    stage: &StageFacts<'_>,
+    key: &'static str,
+    what: String,
+    consequence: &str,
+    grant: Option<String>,
+) -> Finding {
+    let message = format!("the plugin wants {what}: {consequence}");
+    let hint = match grant {
+        Some(grant) => format!("grant it with `{key} = [\"{grant}\"]` if the stage needs it"),
+        None => "plugins see only `/workspace`, `/mnt/<name>`, `/in/<stage>` and `/out`; \
+                 this path is never granted"
+            .to_owned(),
+    };
+    Finding::new(FindingCode::WantNotGranted, stage.id, Some(key), message).hint(hint)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -313,25 +336,21 @@ fn normalise_guest(path: &str) -> Option<String> {
     Some(format!("/{}", parts.join("/")))
 }
 
-/// How the pipeline would grant a guest path the plugin wants.
-fn grant_hint(key: &str, want: &str) -> String {
-    let normal = normalise_guest(want).unwrap_or_default();
-    let written = if let Some(rel) = normal.strip_prefix("/workspace/") {
-        Some(rel.to_owned())
-    } else if normal == "/workspace" {
-        Some(".".to_owned())
-    } else {
-        normal
-            .strip_prefix("/mnt/")
-            .filter(|name| !name.contains('/'))
-            .map(|name| format!("mount:{name}"))
-    };
-    match written {
-        Some(written) => format!("grant it with `{key} = [\"{written}\"]` if the stage needs it"),
-        None => "plugins see only `/workspace`, `/mnt/<name>`, `/in/<stage>` and `/out`; \
-                 this path is never granted"
-            .to_owned(),
+/// How a pipeline grants the directory at a guest path: `src` for
+/// `/workspace/src`, `mount:osv` for `/mnt/osv`; `None` for a path no
+/// grant can give.
+fn path_grant(want: &str) -> Option<String> {
+    let normal = normalise_guest(want)?;
+    if normal == "/workspace" {
+        return Some(".".to_owned());
     }
+    if let Some(rel) = normal.strip_prefix("/workspace/") {
+        return Some(rel.to_owned());
+    }
+    normal
+        .strip_prefix("/mnt/")
+        .filter(|name| !name.contains('/'))
+        .map(|name| format!("mount:{name}"))
 }
 
 /// A destination as a plugin wants it, with the scheme's default port
