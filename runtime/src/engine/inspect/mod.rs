@@ -186,6 +186,8 @@ impl Session {
                     (None, Some(sandbox::printable(&fault.to_string())))
                 }
             };
+        // TODO(#3): a path plugin's kind is only what it says of itself;
+        // under a trust policy, the kinds its signer may vouch for bound it.
         let kind = match &stage.plugin {
             PluginSource::Builtin(builtin) => PluginKind::from_name(builtin.name()),
             PluginSource::Path { .. } => describe
