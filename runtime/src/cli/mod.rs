@@ -4,6 +4,7 @@
 //! the engine, and prints. People read stderr; `--json` puts one JSON object
 //! on stdout for machines.
 
+mod inspect;
 mod output;
 mod review;
 mod signing;
@@ -25,6 +26,7 @@ Exit codes:
   2    usage or configuration error: bad flags, bad TOML, missing plugin, refused command
   3    a plugin fault: trap, limit exceeded, malformed output
   4    stopped at a review gate, awaiting approval
+       (`inspect --deny-warnings`: 1 when the audit has any finding)
   130  interrupted (Ctrl-C or SIGTERM); `gantry resume <RUN>` continues
 
 Examples:
@@ -127,10 +129,25 @@ enum Command {
         run: String,
     },
     /// Show what every stage of a pipeline may touch, without running it.
+    ///
+    /// For each stage: the plugin and its digest, what the component
+    /// imports, what it says it wants, what the pipeline grants, its limits,
+    /// and findings: grants it cannot use, wants not granted, grants beyond
+    /// the policy's ceilings, write grants other stages read.
+    ///
+    /// Exit codes: 0 when the report is printed (findings or not), 1 with
+    /// `--deny-warnings` when there is any finding, 2 for a bad pipeline or
+    /// a plugin that cannot be loaded. `--json` prints the whole report
+    /// either way.
     Inspect {
         /// The pipeline file.
         #[arg(value_name = "PIPELINE")]
         pipeline: PathBuf,
+        /// Exit 1 when the audit has any finding, e.g. to fail a CI job.
+        ///
+        /// Default: findings are reported and the exit code is 0.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Check the audit trail.
     Audit {
@@ -233,7 +250,10 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Show { run } => {
             output::show(&session, &session.load_run(&RunId::parse(run)?)?, json)
         }
-        Command::Inspect { pipeline } => output::inspect(&session.inspect(pipeline).await?, json),
+        Command::Inspect {
+            pipeline,
+            deny_warnings,
+        } => inspect::inspect(&session.inspect(pipeline).await?, json, *deny_warnings),
         Command::Audit { .. } | Command::Keygen { .. } | Command::Plugin { .. } => {
             unreachable!("handled above")
         }

@@ -5,10 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::engine::{
-    InspectReport, Progress, RunRecord, RunStatus, Session, StageRecord, StageReportKind,
-    StageStatus,
-};
+use crate::engine::{Progress, RunRecord, RunStatus, Session, StageRecord, StageStatus};
 
 /// Prints a line per stage as the run goes.
 pub struct HumanProgress {
@@ -280,113 +277,6 @@ fn show_stage(stage: &StageRecord, run_dir: &Path) {
             "    {what:<9} by `{}` ({}) at {}{reason}",
             d.identity, d.role, d.time
         );
-    }
-}
-
-/// `gantry inspect`.
-pub fn inspect(report: &InspectReport, json: bool) -> anyhow::Result<i32> {
-    if json {
-        print_json(&serde_json::to_value(report)?);
-        return Ok(0);
-    }
-    println!("pipeline  {} ({})", report.pipeline, report.file);
-    println!("workspace {}", report.workspace);
-    for stage in &report.stages {
-        let needs = if stage.needs.is_empty() {
-            String::new()
-        } else {
-            format!(" needs {}", stage.needs.join(", "))
-        };
-        println!("\nstage `{}`{needs}", stage.id);
-        match &stage.kind {
-            StageReportKind::Approval {
-                role,
-                min,
-                forbid_self_approval,
-            } => {
-                println!(
-                    "  review gate: {min} approval(s) by {role}; self-approval {}",
-                    if *forbid_self_approval {
-                        "forbidden"
-                    } else {
-                        "allowed"
-                    }
-                );
-            }
-            StageReportKind::Plugin {
-                plugin,
-                digest,
-                describe,
-                grants,
-                memory_bytes,
-                timeout_ms,
-                cpu_ms,
-                output_bytes,
-                out_bytes,
-                log_lines,
-                log_rate,
-                handles,
-            } => {
-                println!("  plugin   {plugin} {digest}");
-                if let Some(d) = describe {
-                    println!(
-                        "  says     {} {} ({}), wants read {:?} write {:?} exec {:?} env {:?} net {:?}",
-                        d.name,
-                        d.version,
-                        d.kind,
-                        d.wants.read,
-                        d.wants.write,
-                        d.wants.exec,
-                        d.wants.env,
-                        d.wants.net
-                    );
-                }
-                let grants = serde_json::to_value(grants)?;
-                for key in ["read", "write", "exec", "env", "net"] {
-                    let list = grants.get(key).cloned().unwrap_or_default();
-                    println!("  {key:<8} {}", compact(&list));
-                }
-                println!(
-                    "  limits   memory {}, timeout {}",
-                    bytesize::ByteSize(*memory_bytes),
-                    humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
-                );
-                println!(
-                    "           cpu {}, output {}, out-bytes {}, log-lines {}, log-rate {}/s, \
-                     handles {}",
-                    humantime::format_duration(std::time::Duration::from_millis(*cpu_ms)),
-                    bytesize::ByteSize(*output_bytes),
-                    bytesize::ByteSize(*out_bytes),
-                    log_lines,
-                    log_rate,
-                    handles
-                );
-            }
-        }
-    }
-    Ok(0)
-}
-
-/// A grant list for people: `. at /workspace (host …)`, `cargo (/usr/bin/cargo)`.
-fn compact(value: &serde_json::Value) -> String {
-    let Some(items) = value.as_array().filter(|items| !items.is_empty()) else {
-        return "(none)".into();
-    };
-    let shown: Vec<String> = items.iter().map(grant_entry).collect();
-    terminal_safe(&shown.join(", "))
-}
-
-fn grant_entry(item: &serde_json::Value) -> String {
-    let text = |key: &str| item.get(key).and_then(|v| v.as_str());
-    match (text("grant"), text("guest"), text("name"), text("resolved")) {
-        (Some(grant), Some(guest), _, _) => {
-            let host = text("host").unwrap_or("the state dir's registry");
-            format!("`{grant}` at {guest} ({host})")
-        }
-        (_, _, Some(name), Some(resolved)) => format!("{name} ({resolved})"),
-        _ => item
-            .as_str()
-            .map_or_else(|| item.to_string(), str::to_owned),
     }
 }
 

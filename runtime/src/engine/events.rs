@@ -160,3 +160,19 @@ impl StageEvents for StageRecorder {
         self.audit("http", fields);
     }
 }
+
+/// The events of a `describe` call, which is granted nothing and so has
+/// nothing worth recording; a denial there is still logged.
+pub(super) struct DescribeEvents;
+
+impl DenialSink for DescribeEvents {
+    fn denied(&self, denial: &Denial) {
+        tracing::warn!(capability = denial.capability, asked = ?denial.asked, "denied in describe");
+    }
+}
+
+impl StageEvents for DescribeEvents {
+    fn log(&self, _level: LogLevel, _message: &str, _fields: &[(String, String)]) {}
+    fn exec(&self, _record: &ExecRecord) {}
+    fn http(&self, _record: &HttpRecord) {}
+}

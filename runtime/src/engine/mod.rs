@@ -22,7 +22,10 @@ mod trust;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub use self::inspect::{Described, InspectReport, StageReport, StageReportKind, Wants};
+pub use self::inspect::{
+    Described, Finding, FindingCode, InspectReport, PluginReport, PolicyReport, Severity,
+    StageReport, StageReportKind, Wants,
+};
 pub use self::pins::{FilePin, Pins, PluginPin, PolicyPin, WorkspacePin};
 pub use self::plugins::{builtin_bytes, plugin_bytes};
 pub use self::record::{

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::events::StageRecorder;
+use super::events::{DescribeEvents, StageRecorder};
 use super::pins::{Pins, PluginPin};
 use super::record::{Failure, FailureKind, RunRecord, RunStatus, StageRecord, StageStatus};
 use super::sandbox::{self, StageDirs};
@@ -33,22 +33,6 @@ struct CheckedPlugins {
     pins: BTreeMap<String, PluginPin>,
     /// The stages the policy refuses; none of them was loaded.
     refusals: Vec<Refusal>,
-}
-
-/// The events of a `describe` call at run start, which is granted nothing:
-/// a denial there is only logged.
-struct Describing;
-
-impl crate::grants::DenialSink for Describing {
-    fn denied(&self, denial: &crate::grants::Denial) {
-        tracing::warn!(capability = denial.capability, asked = ?denial.asked, "denied in describe");
-    }
-}
-
-impl crate::host::StageEvents for Describing {
-    fn log(&self, _level: crate::host::LogLevel, _message: &str, _fields: &[(String, String)]) {}
-    fn exec(&self, _record: &crate::host::ExecRecord) {}
-    fn http(&self, _record: &crate::host::HttpRecord) {}
 }
 
 /// A run whose pipeline is loaded and whose plugins are checked.
@@ -363,7 +347,7 @@ impl Session {
 
     /// The kind a plugin says it is, or why `describe` failed.
     async fn describe_kind(&self, plugin: &LoadedPlugin) -> Result<PluginKind, String> {
-        let events = Arc::new(Describing);
+        let events = Arc::new(DescribeEvents);
         match self
             .host()
             .map_err(|e| e.to_string())?

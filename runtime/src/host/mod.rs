@@ -11,6 +11,7 @@ pub mod bindings;
 mod cache;
 mod fs;
 mod http;
+mod imports;
 mod limits;
 mod state;
 mod wasi;
@@ -26,6 +27,7 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 pub use self::cache::{CacheOutcome, ComponentCache};
 pub use self::http::HttpRecord;
+pub use self::imports::{Capability, Import};
 pub use self::limits::Limits;
 pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
@@ -75,6 +77,8 @@ pub struct LoadedPlugin {
     pub digest: String,
     /// Whether loading it compiled it or took it from the cache.
     pub cache: CacheOutcome,
+    /// The interfaces the component imports, read from its type.
+    pub imports: Vec<Import>,
     pre: StagePre<StageState>,
 }
 
@@ -134,6 +138,7 @@ impl PluginHost {
             .cache
             .load_or_compile(&self.engine, &digest, bytes)
             .map_err(|e| refuse(e.to_string()))?;
+        let imports = imports::component_imports(&component, &self.engine);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -147,6 +152,7 @@ impl PluginHost {
             label: label.to_owned(),
             digest,
             cache,
+            imports,
             pre,
         })
     }

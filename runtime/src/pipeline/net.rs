@@ -39,6 +39,15 @@ impl Serialize for NetGrant {
     }
 }
 
+impl std::str::FromStr for NetGrant {
+    type Err = &'static str;
+
+    /// Parses `scheme://host:port` as a `net` grant entry is parsed.
+    fn from_str(entry: &str) -> Result<NetGrant, &'static str> {
+        parse_net(entry)
+    }
+}
+
 /// Parses a `net` grant entry.
 ///
 /// # Errors
