@@ -288,6 +288,8 @@ impl Session {
             .run_stage(&plugin, &sandbox, limits, &input, recorder.clone())
             .await;
         keep_stdio(&stage_dir, &stdio);
+        // What programs left in their `TMPDIR` is not part of the record.
+        let _ = std::fs::remove_dir_all(&dirs.tmp);
         if let Some(failure) = recorder.audit_failure() {
             return Err(EngineError::AuditLost { message: failure });
         }
@@ -323,6 +325,7 @@ impl Session {
             out: fresh_stage_dir(stage_dir)?,
             upstream,
             registry: canonical(&self.state.registry_dir())?,
+            tmp: fresh_tmp_dir(stage_dir)?,
         })
     }
 
@@ -591,6 +594,22 @@ fn fresh_stage_dir(stage_dir: &Path) -> Result<PathBuf, EngineError> {
     let out = stage_dir.join("out");
     std::fs::create_dir_all(&out).map_err(io(&out))?;
     std::fs::canonicalize(&out).map_err(io(&out))
+}
+
+/// The stage's empty `tmp/`, beside the `out/` that [`fresh_stage_dir`]
+/// just made; programs the stage runs use it as `TMPDIR`.
+fn fresh_tmp_dir(stage_dir: &Path) -> Result<PathBuf, EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+
+    let tmp = stage_dir.join("tmp");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|source| EngineError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+    canonical(&tmp)
 }
 
 /// The canonical form of a directory the host made.

@@ -11,13 +11,17 @@
 //! Every request the host refuses is reported as a [`Denial`] to the run's
 //! [`DenialSink`], which logs and audits it.
 
+pub mod confine;
 pub mod exec;
+pub mod proxy;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::pipeline::NetGrant;
 
 /// How a plugin may use a preopened directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +68,19 @@ pub struct Sandbox {
     pub exec: Vec<Program>,
     /// The directory programs run in: the workspace.
     pub workdir: PathBuf,
+    /// Every command (program and arguments) written in the stage's
+    /// config: the only ones its programs may be run with.
+    pub commands: Vec<Vec<String>>,
+    /// Host directories programs may read: the stage's `exec-read` and
+    /// read grants and the policy's system directories.
+    pub exec_read: Vec<PathBuf>,
+    /// Host directories programs may write: the stage's `exec-write` and
+    /// write grants.
+    pub exec_write: Vec<PathBuf>,
+    /// The stage's private temporary directory, programs' `TMPDIR`.
+    pub exec_tmp: Option<PathBuf>,
+    /// Destinations programs may reach through the filtering proxy.
+    pub net: Vec<NetGrant>,
 }
 
 /// The most a plugin may write to its standard output or error; more is

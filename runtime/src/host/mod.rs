@@ -206,7 +206,7 @@ impl PluginHost {
             wasi,
             table: ResourceTable::new(),
             limiter: StageLimiter::new(limits.memory),
-            exec: ExecPolicy::new(sandbox, deadline),
+            exec: ExecPolicy::new(sandbox, deadline, events.clone()),
             events,
         };
         let mut store = Store::new(&self.engine, state);
