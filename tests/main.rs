@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod exec;
 mod gate;
 mod hostile_inputs;
 mod plugin_crates;

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::confinement;
 use super::events::StageRecorder;
 use super::pins::{Pins, PluginPin};
 use super::record::{Failure, FailureKind, RunRecord, RunStatus, StageRecord, StageStatus};
@@ -44,6 +45,7 @@ impl Session {
         let pins = Pins::compute(&spec, plugin_pins)?;
 
         let id = RunId::generate();
+        self.check_confinement(&spec, &id)?;
         self.state.create_run_dir(&id)?;
         let now = timestamp_now();
         let record = RunRecord {
@@ -126,6 +128,7 @@ impl Session {
         }
         let spec = self.check_unchanged(&record)?;
         self.check_state_out_of_reach(&spec)?;
+        self.check_confinement(&spec, run)?;
         self.check_trail_holds(&record)?;
         let (plugins, _) = self.load_plugins(&spec)?;
         self.audit(
@@ -282,6 +285,9 @@ impl Session {
             self.audit.clone(),
             &stage_dir.join("log.jsonl"),
         ));
+        if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
+            recorder.host_note(support.confined(), &line);
+        }
         let started = Instant::now();
         let (result, stdio) = self
             .host()?
@@ -343,17 +349,21 @@ impl Session {
         record.status = StageStatus::Running;
         record.started = Some(timestamp_now());
         let grants = serde_json::to_value(&plugin_stage.grants).unwrap_or_default();
-        self.audit(
-            &run.record.id,
-            "stage-start",
-            json!({
-                "stage": id,
-                "plugin": plugin.label,
-                "plugin_digest": plugin.digest,
-                "grants": grants,
-                "limits": { "memory": limits.memory, "timeout_ms": limits.timeout.as_millis() as u64 },
-            }),
-        )?;
+        let mut fields = json!({
+            "stage": id,
+            "plugin": plugin.label,
+            "plugin_digest": plugin.digest,
+            "grants": grants,
+            "limits": { "memory": limits.memory, "timeout_ms": limits.timeout.as_millis() as u64 },
+        });
+        if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
+            fields["exec_confinement"] = json!({
+                "confined": support.confined(),
+                "landlock_abi": support.landlock_abi,
+                "summary": line,
+            });
+        }
+        self.audit(&run.record.id, "stage-start", fields)?;
         self.save(&run.record)?;
         progress.stage_started(&run.record, stage_ref(&run.record, id));
         Ok(())

@@ -7,12 +7,14 @@
 //! makes system calls on what was prepared ([`Prepared::enter`]):
 //!
 //! 1. without a `net` grant, `unshare` into a new user and network namespace
-//!    (no interfaces but a loopback that is down) and write its id maps,
-//!    `setgroups` denied first;
+//!    and write its id maps, `setgroups` denied first; the namespace has no
+//!    interface but a loopback of its own, brought up so that test suites
+//!    can serve to themselves, which reaches nothing of the host's;
 //! 2. `no_new_privs`, then `landlock_restrict_self` on the prepared ruleset:
-//!    files only under the granted directories, TCP connect only to the
-//!    stage's filtering proxy (or nowhere), no TCP bind, no signals or
-//!    abstract sockets outside the program's own domain;
+//!    files only under the granted directories, `/dev/null` and the random
+//!    devices; with a `net` grant, TCP connect only to the stage's filtering
+//!    proxy and no TCP bind; no signals or abstract sockets outside the
+//!    program's own domain;
 //! 3. a seccomp filter refusing UDP, raw and packet sockets and `io_uring`,
 //!    which Landlock cannot filter.
 //!
@@ -220,11 +222,12 @@ impl Prepared {
         plan: &ConfinementPlan,
         support: &ConfinementSupport,
     ) -> Result<Prepared, ConfineError> {
+        let private_network = support.namespaces && plan.proxy_port.is_none();
         let ruleset = match support.landlock_abi {
             0 => None,
-            _ => build_ruleset(plan)?,
+            _ => build_ruleset(plan, private_network)?,
         };
-        let id_maps = (support.namespaces && plan.proxy_port.is_none()).then(|| {
+        let id_maps = private_network.then(|| {
             let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
             IdMaps {
                 uid: format!("{uid} {uid} 1\n").into_bytes(),
@@ -255,6 +258,7 @@ impl Prepared {
             write_proc(c"/proc/self/setgroups", b"deny")?;
             write_proc(c"/proc/self/uid_map", &maps.uid)?;
             write_proc(c"/proc/self/gid_map", &maps.gid)?;
+            loopback_up()?;
         }
         // SAFETY: prctl(2) with integer arguments only.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
@@ -295,15 +299,49 @@ fn write_proc(path: &CStr, contents: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Brings up the loopback interface of the new network namespace, with
+/// system calls on a stack value only.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: `request` is a zeroed `ifreq` naming `lo`, valid for both
+    // ioctls; the socket is closed on every path.
+    unsafe {
+        let socket = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if socket < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        let mut result = libc::ioctl(socket, libc::SIOCGIFFLAGS, &mut request);
+        if result == 0 {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = libc::ioctl(socket, libc::SIOCSIFFLAGS, &request);
+        }
+        let error = io::Error::last_os_error();
+        libc::close(socket);
+        match result {
+            0 => Ok(()),
+            _ => Err(error),
+        }
+    }
+}
+
 /// The ruleset's descriptor, or `None` when the kernel enforces nothing.
-fn build_ruleset(plan: &ConfinementPlan) -> Result<Option<OwnedFd>, ConfineError> {
+/// In a private network namespace TCP is left to the namespace, which
+/// reaches nothing outside; elsewhere Landlock allows connecting only to
+/// the proxy.
+fn build_ruleset(
+    plan: &ConfinementPlan,
+    private_network: bool,
+) -> Result<Option<OwnedFd>, ConfineError> {
     let abi = TARGET_ABI;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(abi))?
-        .handle_access(AccessNet::from_all(abi))?
-        .scope(Scope::from_all(abi))?
-        .create()?;
+        .handle_access(AccessFs::from_all(abi))?;
+    if !private_network {
+        ruleset = ruleset.handle_access(AccessNet::from_all(abi))?;
+    }
+    let mut ruleset = ruleset.scope(Scope::from_all(abi))?.create()?;
     for path in &plan.read {
         ruleset = ruleset.add_rule(path_rule(path, AccessFs::from_read(abi))?)?;
     }
@@ -320,7 +358,7 @@ fn build_ruleset(plan: &ConfinementPlan) -> Result<Option<OwnedFd>, ConfineError
         }
     }
     // No rule for binding: a program may not listen on any TCP port.
-    if let Some(port) = plan.proxy_port {
+    if let Some(port) = plan.proxy_port.filter(|_| !private_network) {
         ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
     }
     Ok(ruleset.into())
