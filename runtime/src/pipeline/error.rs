@@ -470,7 +470,8 @@ pub enum ExecPathProblem {
     BadVariable(String),
     /// The variable it starts with is not set (or empty).
     Unset(String),
-    /// Nothing is at the expanded path, given here.
+    /// Nothing is there; the expanded path, when it differs from the
+    /// written one.
     Missing(String),
     /// The operating system refused to resolve it.
     Unresolvable(std::io::ErrorKind),
@@ -494,7 +495,15 @@ impl fmt::Display for ExecPathProblem {
                 "needs `${name}`, which is not set in gantry's environment\n  hint: set \
                  `{name}` before running gantry, or write the path out"
             ),
-            Self::Missing(expanded) => write!(f, "does not exist (`{expanded}`)"),
+            Self::Missing(expanded) => write!(
+                f,
+                "does not exist{}\n  hint: grant only directories that are there when the \
+                 pipeline loads, such as a toolchain that is installed",
+                match expanded.is_empty() {
+                    true => String::new(),
+                    false => format!(" (it expands to `{expanded}`)"),
+                }
+            ),
             Self::Unresolvable(kind) => write!(f, "cannot be resolved ({kind})"),
         }
     }

@@ -29,7 +29,10 @@ pub(super) fn resolve_host_path(
         return Err(problem(ExecPathProblem::NotAbsolute));
     }
     std::fs::canonicalize(&expanded).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => problem(ExecPathProblem::Missing(expanded)),
+        std::io::ErrorKind::NotFound if expanded == written => {
+            problem(ExecPathProblem::Missing(String::new()))
+        }
+        std::io::ErrorKind::NotFound => problem(ExecPathProblem::Missing(expanded.clone())),
         kind => problem(ExecPathProblem::Unresolvable(kind)),
     })
 }

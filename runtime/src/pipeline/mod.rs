@@ -16,7 +16,8 @@
 //!
 //! ```text
 //! pipelines/x.toml:14: stage `scan`, `grants`: unknown key `netwrk`
-//!   hint: the keys allowed here are `read`, `write`, `exec`, `env` and `net`
+//!   hint: the keys allowed here are `read`, `write`, `exec`, `env`, `net`, `exec-read` and
+//!   `exec-write`
 //! ```
 //!
 //! # Layout
