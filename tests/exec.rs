@@ -162,9 +162,15 @@ fn relative_paths_and_ungranted_programs_are_refused() -> Result<()> {
         .iter()
         .map(|p| (p.to_string(), format!("exec = [\"{p}\"]")))
         .collect();
-    let denied: Vec<(&str, &str)> = denied.iter().map(|(a, m)| (a.as_str(), m.as_str())).collect();
+    let denied: Vec<(&str, &str)> = denied
+        .iter()
+        .map(|(a, m)| (a.as_str(), m.as_str()))
+        .collect();
     case.assert_denied(&denied)?;
-    ensure!(case.events("exec")?.len() == 1, "only the granted command ran");
+    ensure!(
+        case.events("exec")?.len() == 1,
+        "only the granted command ran"
+    );
     case.gantry.assert_audit_intact()
 }
 
@@ -246,7 +252,10 @@ fn a_granted_program_reads_and_writes_only_its_grants() -> Result<()> {
     ensure!(attack.contains("done"), "{attack}");
     ensure!(attack.contains("Permission denied"), "{attack}");
     let legit = attempt(&metadata, "legit")?;
-    ensure!(legit.contains("status Some(0)") && legit.contains("ok\\nt\\n"), "{legit}");
+    ensure!(
+        legit.contains("status Some(0)") && legit.contains("ok\\nt\\n"),
+        "{legit}"
+    );
     case.assert_nothing_planted()?;
     ensure!(case.scratch.workspace().join("target/built").exists());
     case.gantry.assert_audit_intact()
@@ -271,7 +280,10 @@ fn without_a_net_grant_a_program_reaches_no_tcp_or_udp_server() -> Result<()> {
     ensure!(attempt(&metadata, "tcp")?.contains("tcp-exit=1"));
     ensure!(attempt(&metadata, "udp")?.contains("udp-exit=1"));
     ensure!(seen.try_recv().is_err(), "the TCP server was reached");
-    ensure!(udp.recv(&mut [0; 64]).is_err(), "the UDP server was reached");
+    ensure!(
+        udp.recv(&mut [0; 64]).is_err(),
+        "the UDP server was reached"
+    );
     case.gantry.assert_audit_intact()
 }
 
@@ -306,11 +318,23 @@ fn through_the_proxy_only_granted_destinations_are_reached() -> Result<()> {
     ensure!(reached.contains("witness code=200 exit=0"), "{reached}");
     let request = granted_seen.recv_timeout(Duration::from_secs(5))?;
     ensure!(request.starts_with("GET /granted HTTP/1.1"), "{request}");
-    ensure!(attempt(&metadata, "other")?.contains("code=403"), "{metadata:#}");
-    ensure!(!attempt(&metadata, "bypass")?.contains("exit=0"), "{metadata:#}");
+    ensure!(
+        attempt(&metadata, "other")?.contains("code=403"),
+        "{metadata:#}"
+    );
+    ensure!(
+        !attempt(&metadata, "bypass")?.contains("exit=0"),
+        "{metadata:#}"
+    );
     ensure!(attempt(&metadata, "udp")?.contains("udp-exit=1"));
-    ensure!(other_seen.try_recv().is_err(), "the ungranted server was reached");
-    ensure!(udp.recv(&mut [0; 64]).is_err(), "the UDP server was reached");
+    ensure!(
+        other_seen.try_recv().is_err(),
+        "the ungranted server was reached"
+    );
+    ensure!(
+        udp.recv(&mut [0; 64]).is_err(),
+        "the UDP server was reached"
+    );
 
     let asked = format!("http://127.0.0.1:{other}");
     let missing = format!("net = [\"{asked}\"]");
@@ -330,7 +354,11 @@ fn policy_case(confinement: &str) -> Result<ExecCase> {
     })?;
     let pipeline = fs::read_to_string(case.scratch.path().join("pipeline.toml"))?;
     let policy_line = "policy = { id = \"p\", version = \"1\", file = \"policy.toml\" }\n";
-    let pipeline = pipeline.replacen("workspace = \"ws\"\n", &format!("workspace = \"ws\"\n{policy_line}"), 1);
+    let pipeline = pipeline.replacen(
+        "workspace = \"ws\"\n",
+        &format!("workspace = \"ws\"\n{policy_line}"),
+        1,
+    );
     case.scratch.write("pipeline.toml", &pipeline)?;
     case.scratch.write(
         "policy.toml",
@@ -349,13 +377,26 @@ fn a_policy_requiring_confinement_refuses_the_run_when_the_kernel_cannot() -> Re
         .output()?;
     let stderr = String::from_utf8_lossy(&ran.stderr);
     ensure!(ran.status.code() == Some(2), "expected exit 2: {stderr}");
-    ensure!(stderr.contains("requires programs run through `exec` to be confined"), "{stderr}");
+    ensure!(
+        stderr.contains("requires programs run through `exec` to be confined"),
+        "{stderr}"
+    );
     ensure!(stderr.contains("hint:"), "{stderr}");
     let events = case.gantry.audit_events()?;
-    let refused: Vec<&Value> = events.iter().filter(|e| e["event"] == "run-refused").collect();
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "run-refused")
+        .collect();
     ensure!(refused.len() == 1, "{events:#?}");
-    ensure!(refused[0]["stages"] == serde_json::json!(["probe"]), "{:#}", refused[0]);
-    ensure!(!events.iter().any(|e| e["event"] == "exec"), "a program ran");
+    ensure!(
+        refused[0]["stages"] == serde_json::json!(["probe"]),
+        "{:#}",
+        refused[0]
+    );
+    ensure!(
+        !events.iter().any(|e| e["event"] == "exec"),
+        "a program ran"
+    );
     case.gantry.assert_audit_intact()?;
 
     // On a kernel that can confine, the same pipeline runs.
@@ -379,7 +420,9 @@ fn best_effort_runs_unconfined_with_a_warning_on_the_record() -> Result<()> {
     ensure!(stderr.contains("exec: NOT confined"), "{stderr}");
     let start = &case.events("stage-start")?[0];
     ensure!(start["exec_confinement"]["confined"] == false, "{start:#}");
-    let summary = start["exec_confinement"]["summary"].as_str().unwrap_or_default();
+    let summary = start["exec_confinement"]["summary"]
+        .as_str()
+        .unwrap_or_default();
     ensure!(summary.starts_with("exec: NOT confined"), "{summary}");
     case.gantry.assert_audit_intact()
 }

@@ -58,7 +58,9 @@ impl Session {
 
 /// What the stage-start event records of a stage's programs: `None` when
 /// it may run none.
-pub(super) fn stage_confinement(stage: &PluginStage) -> Option<(&'static ConfinementSupport, String)> {
+pub(super) fn stage_confinement(
+    stage: &PluginStage,
+) -> Option<(&'static ConfinementSupport, String)> {
     if stage.grants.exec.is_empty() {
         return None;
     }

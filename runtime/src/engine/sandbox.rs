@@ -103,7 +103,9 @@ fn exec_dirs(
     let granted = |access| {
         preopens
             .iter()
-            .filter(move |p| p.access == access && !p.guest.starts_with("/in/") && p.guest != "/out")
+            .filter(move |p| {
+                p.access == access && !p.guest.starts_with("/in/") && p.guest != "/out"
+            })
             .map(|p| p.host.clone())
     };
     let system = match spec.policy.as_ref() {
@@ -127,8 +129,10 @@ pub(super) fn config_commands(config: &serde_json::Value) -> Vec<Vec<String>> {
     while let Some(value) = pending.pop() {
         match value {
             serde_json::Value::Array(items) => {
-                let strings: Option<Vec<String>> =
-                    items.iter().map(|i| i.as_str().map(str::to_owned)).collect();
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect();
                 match strings {
                     Some(command) if !command.is_empty() => commands.push(command),
                     _ => pending.extend(items),

@@ -429,7 +429,10 @@ mod tests {
     fn support_says_what_is_missing() {
         assert!(ConfinementSupport::new(7, true, true).confined());
         let old = ConfinementSupport::new(3, true, true);
-        assert!(old.summary.starts_with("NOT confined: Landlock ABI 3"), "{old:?}");
+        assert!(
+            old.summary.starts_with("NOT confined: Landlock ABI 3"),
+            "{old:?}"
+        );
         let no_ns = ConfinementSupport::new(7, false, true);
         assert_eq!(
             no_ns.stage_line(false),

@@ -123,7 +123,9 @@ impl ExecPolicy {
                 missing_grant: format!("exec = [\"{asked}\"]"),
             })?;
         let listed = self.commands.iter().any(|command| {
-            command.split_first().is_some_and(|(p, a)| p == asked && a == args)
+            command
+                .split_first()
+                .is_some_and(|(p, a)| p == asked && a == args)
         });
         if !listed {
             let argv: Vec<&str> = std::iter::once(asked)
@@ -300,7 +302,10 @@ mod tests {
                 .collect(),
             env: vec!["PATH".into()],
             workdir: std::env::temp_dir(),
-            exec_read: system.iter().filter_map(|d| std::fs::canonicalize(d).ok()).collect(),
+            exec_read: system
+                .iter()
+                .filter_map(|d| std::fs::canonicalize(d).ok())
+                .collect(),
             ..Sandbox::default()
         };
         ExecPolicy::new(&sandbox, Instant::now() + timeout, Arc::new(NoDenials))
@@ -336,7 +341,9 @@ mod tests {
             let denial = policy.authorize("sh", &args(smuggled)).unwrap_err();
             assert_eq!(denial.missing_grant, COMMAND_NOT_IN_CONFIG);
         }
-        let denial = policy.authorize("sh", &args(&["-c", "x\u{1b}[2J"])).unwrap_err();
+        let denial = policy
+            .authorize("sh", &args(&["-c", "x\u{1b}[2J"]))
+            .unwrap_err();
         assert_eq!(denial.asked, r#"["sh", "-c", "x\u{1b}[2J"]"#);
     }
 

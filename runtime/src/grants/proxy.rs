@@ -178,7 +178,14 @@ fn parse_request(head: &[u8]) -> Result<Request, String> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or_default();
-    let shown = || first.escape_default().to_string().chars().take(200).collect::<String>();
+    let shown = || {
+        first
+            .escape_default()
+            .to_string()
+            .chars()
+            .take(200)
+            .collect::<String>()
+    };
     let mut parts = first.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -206,8 +213,15 @@ fn parse_request(head: &[u8]) -> Result<Request, String> {
     let path = if path.is_empty() { "/" } else { path };
     let mut forward = format!("{method} {path} {version}\r\n");
     for line in lines.filter(|l| !l.is_empty()) {
-        let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
-        if !matches!(name.as_str(), "connection" | "proxy-connection" | "keep-alive") {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "connection" | "proxy-connection" | "keep-alive"
+        ) {
             forward.push_str(line);
             forward.push_str("\r\n");
         }
@@ -248,7 +262,10 @@ fn split_host_port(authority: &str, default_port: Option<u16>) -> Option<(String
     }
     let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => format!("[{}]", v6.parse::<std::net::Ipv6Addr>().ok()?),
-        None if host.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)) => {
+        None if host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)) =>
+        {
             host.to_ascii_lowercase()
         }
         None => return None,

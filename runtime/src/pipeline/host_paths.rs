@@ -39,10 +39,7 @@ pub(super) fn resolve_host_path(
 
 /// `~/rest` → `$HOME/rest`, `$NAME/rest` → its value and `rest`; anything
 /// else is returned as written.
-fn expand(
-    written: &str,
-    var: &impl Fn(&str) -> Option<String>,
-) -> Result<String, ExecPathProblem> {
+fn expand(written: &str, var: &impl Fn(&str) -> Option<String>) -> Result<String, ExecPathProblem> {
     let (name, rest) = if written == "~" || written.starts_with("~/") {
         ("HOME", &written[1..])
     } else if let Some(after) = written.strip_prefix('$') {

@@ -40,7 +40,10 @@ struct ExecConfig {
     /// `[["sh", "-c", "echo exec-ran"]]`: read by the host, which runs only
     /// commands written in the config; the plugin ignores them.
     #[serde(default)]
-    #[expect(dead_code, reason = "the host reads it from the config, not the plugin")]
+    #[expect(
+        dead_code,
+        reason = "the host reads it from the config, not the plugin"
+    )]
     commands: Vec<Vec<String>>,
 }
 
