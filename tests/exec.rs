@@ -109,6 +109,27 @@ impl ExecCase {
     }
 }
 
+/// Runs a harmless command in the same state directory and checks it is
+/// unaffected by the case before it: it passes, that case's record is as
+/// it was, and the trail verifies across both runs.
+fn assert_next_run_unaffected(case: &ExecCase) -> Result<()> {
+    let before = case.gantry.only_run()?;
+    let record = case.gantry.run_record(&before)?;
+    let extra = format!(
+        "[stage.grants]\nexec = [\"sh\"]\n[stage.config]\n{}",
+        run_entry("next", &["sh", "-c", "echo next"], "runs", "")
+    );
+    let next = Scratch::new(&one_stage_pipeline(&test_plugin("exec-confined"), &extra))?;
+    let ran = case.gantry.run(&["--json", "run", &next.pipeline()])?;
+    ensure!(ran.code == 0, "the next run failed: {ran:?}");
+    ensure!(ran.json()?["status"] == "succeeded", "{}", ran.stdout);
+    ensure!(
+        case.gantry.run_record(&before)? == record,
+        "the first run's record changed"
+    );
+    case.gantry.assert_audit_intact()
+}
+
 /// `attempt.<label>` of a stage's metadata.
 fn attempt<'a>(metadata: &'a Value, label: &str) -> Result<&'a str> {
     metadata[format!("attempt.{label}")]
@@ -171,7 +192,8 @@ fn relative_paths_and_ungranted_programs_are_refused() -> Result<()> {
         case.events("exec")?.len() == 1,
         "only the granted command ran"
     );
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 #[test]
@@ -203,7 +225,8 @@ fn a_plugin_cannot_change_path_or_run_a_planted_program() -> Result<()> {
     ensure!(!case.scratch.workspace().join("bin/sh.ran").exists());
     let exec = &case.events("exec")?[0];
     ensure!(exec["path"] != planted.display().to_string(), "{exec:#}");
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 #[test]
@@ -227,7 +250,8 @@ fn arguments_not_written_in_the_config_are_refused() -> Result<()> {
         ),
     ])?;
     ensure!(case.events("exec")?.len() == 1);
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 #[test]
@@ -258,7 +282,8 @@ fn a_granted_program_reads_and_writes_only_its_grants() -> Result<()> {
     );
     case.assert_nothing_planted()?;
     ensure!(case.scratch.workspace().join("target/built").exists());
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 #[test]
@@ -284,7 +309,8 @@ fn without_a_net_grant_a_program_reaches_no_tcp_or_udp_server() -> Result<()> {
         udp.recv(&mut [0; 64]).is_err(),
         "the UDP server was reached"
     );
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 #[test]
@@ -341,7 +367,8 @@ fn through_the_proxy_only_granted_destinations_are_reached() -> Result<()> {
     case.assert_denied(&[(&asked, &missing)])?;
     let denial = &case.events("denied")?[0];
     ensure!(denial["capability"] == "net", "{denial:#}");
-    case.gantry.assert_audit_intact()
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
 }
 
 /// A pipeline with a policy whose `[exec]` says `confinement`.

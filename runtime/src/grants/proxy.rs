@@ -112,11 +112,7 @@ async fn serve(
         let missing = format!("net = [\"{destination}\"]");
         return refuse(&mut client, denials, destination, missing).await;
     }
-    // TODO(#3): use grants::net's address filter on the resolved addresses
-    // (loopback, link-local and metadata refused unless granted literally)
-    // before connecting; today the exact grant is the only check.
-    let connect = TcpStream::connect((request.host.trim_matches(['[', ']']), request.port));
-    let mut upstream = match tokio::time::timeout(STEP_TIMEOUT, connect).await {
+    let mut upstream = match tokio::time::timeout(STEP_TIMEOUT, connect(&request)).await {
         Ok(Ok(upstream)) => upstream,
         _ => return respond(&mut client, "502 Bad Gateway").await,
     };
@@ -127,6 +123,26 @@ async fn serve(
     upstream.write_all(&rest).await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
     Ok(())
+}
+
+/// Resolves the granted destination and connects to the first address that
+/// answers.
+async fn connect(request: &Request) -> std::io::Result<TcpStream> {
+    let host = request.host.trim_matches(['[', ']']);
+    let addresses: Vec<_> = tokio::net::lookup_host((host, request.port))
+        .await?
+        .collect();
+    // TODO(#3): use grants::net's address filter here, on `addresses`
+    // (loopback, link-local and metadata refused unless granted literally);
+    // today the exact grant is the only check.
+    let mut last = std::io::Error::other("the host has no address");
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 async fn refuse(
