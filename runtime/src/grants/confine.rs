@@ -69,7 +69,9 @@ pub struct ConfinementSupport {
 impl ConfinementSupport {
     fn new(landlock_abi: u32, namespaces: bool, seccomp: bool) -> Self {
         let missing = if landlock_abi == 0 {
-            Some("the kernel has no Landlock (Linux 5.13 or later, with `landlock` in the `lsm=` boot list)".to_owned())
+            let reason = "the kernel has no Landlock (Linux 5.13 or later, with `landlock` \
+                          in the `lsm=` boot list)";
+            Some(reason.to_owned())
         } else if landlock_abi < NET_ABI {
             Some(format!(
                 "Landlock ABI {landlock_abi} cannot restrict TCP connections (needs ABI \

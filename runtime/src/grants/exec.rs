@@ -200,6 +200,9 @@ impl ExecPolicy {
         let proxy = self.proxy().await?;
         let mut plan = self.fs.clone();
         plan.proxy_port = proxy.map(FilteringProxy::port);
+        // The granted program itself may always be read and run, wherever
+        // it is; what it needs beside it must be granted.
+        plan.read.push(program.path.clone());
         let confinement = Prepared::build(&plan, self.support)
             .map_err(|e| format!("failed to confine `{}`: {e}", program.path.display()))?;
 
