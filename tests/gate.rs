@@ -83,6 +83,8 @@ wait
 """]
 
 [stage.grants]
+# The script leaves its marks in the workspace.
+write = ["."]
 exec = ["sh"]
 env = ["PATH"]
 

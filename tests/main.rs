@@ -3,6 +3,7 @@
 mod adversarial;
 mod audit;
 mod demo;
+mod exec;
 mod gate;
 mod hostile_inputs;
 mod inspect;

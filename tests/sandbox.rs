@@ -364,7 +364,8 @@ fn exec_of_an_ungranted_program_is_refused_and_audited() -> Result<()> {
 fn exec_by_path_is_refused_when_only_the_name_is_granted() -> Result<()> {
     let case = Case::new("exec-ungranted", |_| {
         "[stage.grants]\nexec = [\"sh\"]\n[stage.config]\ngranted = [\"sh\"]\n\
-         refused = [\"/bin/sh\", \"/usr/bin/sh\", \"./sh\", \" sh\", \"SH\"]"
+         refused = [\"/bin/sh\", \"/usr/bin/sh\", \"./sh\", \" sh\", \"SH\"]\n\
+         commands = [[\"sh\", \"-c\", \"echo exec-ran\"]]"
             .into()
     })?;
     let ran = case.run()?;

@@ -54,6 +54,23 @@ impl StageRecorder {
         self.audit_failure.lock().ok()?.clone()
     }
 
+    /// A line from the host about the stage, for its log: a warning when
+    /// `fine` is false.
+    pub fn host_note(&self, fine: bool, message: &str) {
+        let (run, stage, plugin) = (&self.run, &self.stage, &self.plugin);
+        let level = match fine {
+            true => {
+                tracing::info!(%run, %stage, %plugin, "{message}");
+                LogLevel::Info
+            }
+            false => {
+                tracing::warn!(%run, %stage, %plugin, "{message}");
+                LogLevel::Warn
+            }
+        };
+        self.write_log(level, message, json!({ "source": "host" }));
+    }
+
     fn audit(&self, event: &str, fields: serde_json::Value) {
         let result = match self.audit.lock() {
             Ok(mut audit) => audit.append(&self.run, event, fields).map(drop),

@@ -8,6 +8,7 @@
 //! [`Session::drive`]; [`Session::approve`], [`Session::reject`] and
 //! [`Session::resume`] continue them.
 
+mod confinement;
 mod events;
 mod gate;
 mod inspect;
@@ -274,6 +275,17 @@ pub enum EngineError {
         run: RunId,
         refusals: Vec<Refusal>,
     },
+    /// The policy requires confined programs and the kernel cannot
+    /// confine them.
+    #[error(
+        "the policy requires programs run through `exec` to be confined, and this kernel \
+         cannot confine them: {reason} (stages that run programs: {})\n  hint: run on Linux \
+         6.7 or later with Landlock enabled and unprivileged user namespaces allowed, or set \
+         `confinement = \"best-effort\"` under `[exec]` in the policy file to run them \
+         unconfined, with a warning on the record",
+        stages.join(", ")
+    )]
+    Unconfinable { stages: Vec<String>, reason: String },
     #[error("a previous failure left the audit log unusable in this process")]
     Poisoned,
     #[error("an audit event was lost while the stage ran: {message}")]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::confinement;
 use super::events::{DescribeEvents, StageRecorder};
 use super::pins::{Pins, PluginPin};
 use super::record::{Failure, FailureKind, RunRecord, RunStatus, StageRecord, StageStatus};
@@ -60,6 +61,7 @@ impl Session {
         let spec = pipeline::load(pipeline)?;
         self.check_state_out_of_reach(&spec)?;
         let id = RunId::generate();
+        self.check_confinement(&spec, &id)?;
         let checked = self.load_plugins(&spec).await?;
         let pins = Pins::compute(&spec, checked.pins)?;
         if !checked.refusals.is_empty() {
@@ -151,6 +153,7 @@ impl Session {
         }
         let spec = self.check_unchanged(&record, "resume")?;
         self.check_state_out_of_reach(&spec)?;
+        self.check_confinement(&spec, run)?;
         self.check_trail_holds(&record)?;
         let checked = self.load_plugins(&spec).await?;
         if !checked.refusals.is_empty() {
@@ -416,6 +419,9 @@ impl Session {
             self.audit.clone(),
             &stage_dir.join("log.jsonl"),
         ));
+        if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
+            recorder.host_note(support.confined(), &line);
+        }
         let started = Instant::now();
         let (result, stdio) = self
             .host()?
@@ -425,6 +431,8 @@ impl Session {
         if let Err(fault) = &result {
             self.audit_limit_exceeded(&run.record.id, &id, &plugin, fault)?;
         }
+        // What programs left in their `TMPDIR` is not part of the record.
+        let _ = std::fs::remove_dir_all(&dirs.tmp);
         if let Some(failure) = recorder.audit_failure() {
             return Err(EngineError::AuditLost { message: failure });
         }
@@ -460,6 +468,7 @@ impl Session {
             out: fresh_stage_dir(stage_dir)?,
             upstream,
             registry: canonical(&self.state.registry_dir())?,
+            tmp: fresh_tmp_dir(stage_dir)?,
         })
     }
 
@@ -483,19 +492,23 @@ impl Session {
             .get(id)
             .map(|pin| pin.provenance.clone())
             .unwrap_or_default();
-        self.audit(
-            &run.record.id,
-            "stage-start",
-            json!({
-                "stage": id,
-                "plugin": plugin.label,
-                "plugin_digest": plugin.digest,
-                "plugin_signer": provenance.signer,
-                "plugin_kind": provenance.kind,
-                "grants": grants,
-                "limits": plugin_stage.limits,
-            }),
-        )?;
+        let mut fields = json!({
+            "stage": id,
+            "plugin": plugin.label,
+            "plugin_digest": plugin.digest,
+            "plugin_signer": provenance.signer,
+            "plugin_kind": provenance.kind,
+            "grants": grants,
+            "limits": plugin_stage.limits,
+        });
+        if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
+            fields["exec_confinement"] = json!({
+                "confined": support.confined(),
+                "landlock_abi": support.landlock_abi,
+                "summary": line,
+            });
+        }
+        self.audit(&run.record.id, "stage-start", fields)?;
         self.save(&run.record)?;
         progress.stage_started(&run.record, stage_ref(&run.record, id));
         Ok(())
@@ -771,6 +784,22 @@ fn fresh_stage_dir(stage_dir: &Path) -> Result<PathBuf, EngineError> {
     let out = stage_dir.join("out");
     std::fs::create_dir_all(&out).map_err(io(&out))?;
     std::fs::canonicalize(&out).map_err(io(&out))
+}
+
+/// The stage's empty `tmp/`, beside the `out/` that [`fresh_stage_dir`]
+/// just made; programs the stage runs use it as `TMPDIR`.
+fn fresh_tmp_dir(stage_dir: &Path) -> Result<PathBuf, EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+
+    let tmp = stage_dir.join("tmp");
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|source| EngineError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+    canonical(&tmp)
 }
 
 /// The canonical form of a directory the host made.

@@ -35,6 +35,9 @@ pub(super) struct StageDirs {
     pub upstream: Vec<(String, PathBuf)>,
     /// The embedded registry, for the built-in `registry` mount.
     pub registry: PathBuf,
+    /// The stage's fresh, empty temporary directory for the programs it
+    /// runs (their `TMPDIR`).
+    pub tmp: PathBuf,
 }
 
 /// Builds the sandbox of one plugin stage: its grants, its upstream
@@ -63,6 +66,7 @@ pub(super) fn sandbox_for(spec: &PipelineSpec, stage: &PluginStage, dirs: &Stage
         guest: "/out".into(),
         access: Access::ReadWrite,
     });
+    let (exec_read, exec_write) = exec_dirs(spec, stage, &preopens);
     Sandbox {
         preopens,
         env: stage.grants.env.clone(),
@@ -76,6 +80,10 @@ pub(super) fn sandbox_for(spec: &PipelineSpec, stage: &PluginStage, dirs: &Stage
             })
             .collect(),
         workdir: spec.workspace.clone(),
+        commands: config_commands(&stage.config),
+        exec_read,
+        exec_write,
+        exec_tmp: Some(dirs.tmp.clone()),
         net: stage
             .grants
             .net
@@ -92,6 +100,60 @@ fn net_destination(grant: &NetGrant) -> Option<Destination> {
     Destination::from_grant(&grant.scheme, &grant.host, grant.port)
         .inspect_err(|e| tracing::warn!(%grant, "`net` grant left out: {e}"))
         .ok()
+}
+
+/// What programs the stage runs may read and write on the host: its
+/// workspace and mount grants (not its `/in` or `/out`, which are the
+/// plugin's), its `exec-read` and `exec-write`, and the policy's system
+/// directories.
+fn exec_dirs(
+    spec: &PipelineSpec,
+    stage: &PluginStage,
+    preopens: &[Preopen],
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let granted = |access| {
+        preopens
+            .iter()
+            .filter(move |p| {
+                p.access == access && !p.guest.starts_with("/in/") && p.guest != "/out"
+            })
+            .map(|p| p.host.clone())
+    };
+    let system = match spec.policy.as_ref() {
+        Some(policy) => policy.rules.exec.read.clone(),
+        None => crate::pipeline::ExecRules::default().read,
+    };
+    let mut read: Vec<PathBuf> = granted(Access::ReadOnly).collect();
+    read.extend(stage.grants.exec_read.iter().cloned());
+    read.extend(system);
+    let mut write: Vec<PathBuf> = granted(Access::ReadWrite).collect();
+    write.extend(stage.grants.exec_write.iter().cloned());
+    (read, write)
+}
+
+/// Every array of strings in a stage's config, however deep: the commands
+/// its plugin may run. The standard build and test plugins pass their
+/// `command` exactly as written.
+pub(super) fn config_commands(config: &serde_json::Value) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut pending = vec![config];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Array(items) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect();
+                match strings {
+                    Some(command) if !command.is_empty() => commands.push(command),
+                    _ => pending.extend(items),
+                }
+            }
+            serde_json::Value::Object(map) => pending.extend(map.values()),
+            _ => {}
+        }
+    }
+    commands
 }
 
 fn preopen(grant: &GrantPath, access: Access, registry: &Path) -> Preopen {
@@ -408,6 +470,20 @@ mod tests {
             fixed_in: None,
         };
         assert_eq!(finding_record(&finding).severity, "unknown");
+    }
+
+    #[test]
+    fn commands_are_every_string_array_in_the_config() {
+        let config = serde_json::json!({
+            "command": ["cargo", "build"],
+            "files": [{ "src": "a", "args": ["x", "y"] }],
+            "mixed": ["sh", 1],
+            "empty": [],
+            "name": "cargo",
+        });
+        let mut commands = config_commands(&config);
+        commands.sort();
+        assert_eq!(commands, [vec!["cargo", "build"], vec!["x", "y"]]);
     }
 
     #[test]

@@ -352,25 +352,41 @@ struct GrantedResolver {
 
 impl Resolve for GrantedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let grants = self.grants.clone();
         let name = name.as_str().to_ascii_lowercase();
-        let rule = self.grants.lookup_rule(&name);
         Box::pin(async move {
-            let addresses = match rule {
-                // The matcher refused the URL already; this never runs.
-                None => return Err(refused(&name, RefusalReason::NotGranted).into()),
-                Some(LookupRule::Loopback) => vec![
-                    IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    IpAddr::V6(Ipv6Addr::LOCALHOST),
-                ],
-                Some(LookupRule::Public) => {
-                    let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-                    let found: Vec<IpAddr> = found.map(|a| a.ip()).collect();
-                    reachable_addresses(&name, &found)?
-                }
-            };
+            let addresses = granted_addresses(&grants, &name).await?;
             let addrs: Addrs = Box::new(addresses.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
         })
+    }
+}
+
+/// The addresses a granted name may be reached at: `localhost` is answered
+/// without asking DNS; any other granted name is looked up, keeping only
+/// the addresses [`special_address`] does not name. Used by the `http`
+/// import and by the filtering proxy for programs alike.
+///
+/// # Errors
+///
+/// A [`Refusal`] for a name no grant names (it is not looked up at all),
+/// or one that resolves only to addresses it may not reach; the lookup's
+/// own failure otherwise.
+pub async fn granted_addresses(
+    grants: &NetGrants,
+    name: &str,
+) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    match grants.lookup_rule(name) {
+        None => Err(refused(name, RefusalReason::NotGranted).into()),
+        Some(LookupRule::Loopback) => Ok(vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]),
+        Some(LookupRule::Public) => {
+            let found = tokio::net::lookup_host((name, 0)).await?;
+            let found: Vec<IpAddr> = found.map(|a| a.ip()).collect();
+            Ok(reachable_addresses(name, &found)?)
+        }
     }
 }
 

@@ -12,9 +12,11 @@
 //! Every request the host refuses is reported as a [`Denial`] to the run's
 //! [`DenialSink`], which logs and audits it.
 
+pub mod confine;
 pub mod exec;
 pub mod http;
 pub mod net;
+pub mod proxy;
 
 use std::path::PathBuf;
 
@@ -67,7 +69,19 @@ pub struct Sandbox {
     pub exec: Vec<Program>,
     /// The directory programs run in: the workspace.
     pub workdir: PathBuf,
-    /// Destinations the plugin may send HTTP requests to.
+    /// Every command (program and arguments) written in the stage's
+    /// config: the only ones its programs may be run with.
+    pub commands: Vec<Vec<String>>,
+    /// Host directories programs may read: the stage's `exec-read` and
+    /// read grants and the policy's system directories.
+    pub exec_read: Vec<PathBuf>,
+    /// Host directories programs may write: the stage's `exec-write` and
+    /// write grants.
+    pub exec_write: Vec<PathBuf>,
+    /// The stage's private temporary directory, programs' `TMPDIR`.
+    pub exec_tmp: Option<PathBuf>,
+    /// Destinations the plugin may send HTTP requests to, and its programs
+    /// may reach through the filtering proxy.
     pub net: Vec<net::Destination>,
 }
 

@@ -99,6 +99,11 @@ impl Destination {
         &self.host
     }
 
+    /// The port, always explicit.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Whether the host is an IP address rather than a name.
     pub fn is_ip(&self) -> bool {
         !matches!(self.host, Host::Domain(_))

@@ -230,7 +230,7 @@ impl PluginHost {
             wasi,
             table: ResourceTable::new(),
             limiter: StageLimiter::new(limits.memory),
-            exec: ExecPolicy::new(sandbox, deadline),
+            exec: ExecPolicy::new(sandbox, deadline, events.clone()),
             http: HttpPolicy::new(sandbox, deadline),
             events,
             fs: FsTracker::new(sandbox, limits.handles, out, tripwire.clone()),

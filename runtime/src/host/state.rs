@@ -109,7 +109,7 @@ impl exec::Host for StageState {
         &mut self,
         command: exec::Command,
     ) -> wasmtime::Result<Result<exec::ExecOutput, exec::ExecError>> {
-        let program = match self.exec.authorize(&command.program) {
+        let program = match self.exec.authorize(&command.program, &command.args) {
             Ok(program) => program.clone(),
             Err(denial) => return Ok(Err(self.deny(denial))),
         };

@@ -405,6 +405,14 @@ pub enum PipelineError {
     #[error("{at}: program `{name}` is not an executable file")]
     NotExecutable { at: Location, name: String },
 
+    /// An `exec-read` or `exec-write` entry that cannot be granted.
+    #[error("{at}: host path `{path}` {problem}")]
+    BadExecPath {
+        at: Location,
+        path: String,
+        problem: ExecPathProblem,
+    },
+
     /// A `net` grant that is not `scheme://host:port`.
     #[error(
         "{at}: malformed network grant `{entry}`: {reason}\n  hint: write \
@@ -468,6 +476,54 @@ impl fmt::Display for GrantPathProblem {
             Self::NotADirectory => f.write_str(
                 "is not a directory\n  hint: grants open directories; grant the one that \
                  holds the file",
+            ),
+            Self::Unresolvable(kind) => write!(f, "cannot be resolved ({kind})"),
+        }
+    }
+}
+
+/// Why an `exec-read` or `exec-write` entry cannot be granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecPathProblem {
+    /// Neither absolute nor starting with `~/` or `$NAME`.
+    NotAbsolute,
+    /// `$…` not followed by a variable name.
+    BadVariable(String),
+    /// The variable it starts with is not set (or empty).
+    Unset(String),
+    /// Nothing is there; the expanded path, when it differs from the
+    /// written one.
+    Missing(String),
+    /// The operating system refused to resolve it.
+    Unresolvable(std::io::ErrorKind),
+}
+
+impl fmt::Display for ExecPathProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAbsolute => f.write_str(
+                "is not absolute\n  hint: programs' host paths are absolute, or start with \
+                 `~/` or `$NAME/` (expanded from the environment); workspace directories \
+                 are granted with `read` and `write`",
+            ),
+            Self::BadVariable(name) => write!(
+                f,
+                "starts with `${name}`, which is not a variable name\n  hint: write \
+                 `$NAME/…` with letters, digits and `_`, without braces"
+            ),
+            Self::Unset(name) => write!(
+                f,
+                "needs `${name}`, which is not set in gantry's environment\n  hint: set \
+                 `{name}` before running gantry, or write the path out"
+            ),
+            Self::Missing(expanded) => write!(
+                f,
+                "does not exist{}\n  hint: grant only directories that are there when the \
+                 pipeline loads, such as a toolchain that is installed",
+                match expanded.is_empty() {
+                    true => String::new(),
+                    false => format!(" (it expands to `{expanded}`)"),
+                }
             ),
             Self::Unresolvable(kind) => write!(f, "cannot be resolved ({kind})"),
         }

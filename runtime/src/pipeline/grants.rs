@@ -15,6 +15,7 @@ use serde::{Serialize, Serializer};
 use toml::Spanned;
 
 use super::error::{GrantPathProblem, Location, PipelineError, Scope};
+use super::host_paths::resolve_host_path;
 use super::model::RawGrants;
 use super::names::MountName;
 use super::net::{NetGrant, parse_net};
@@ -30,8 +31,16 @@ pub struct StageGrants {
     pub exec: Vec<ExecGrant>,
     /// Names of host environment variables passed to `exec`ed programs.
     pub env: Vec<String>,
-    /// Destinations the stage may reach through the `http` import.
+    /// Destinations the stage may reach through the `http` import (and
+    /// programs it runs, through the host's filtering proxy).
     pub net: Vec<NetGrant>,
+    /// Host directories (or files) that programs run through `exec` may
+    /// read, besides the stage's own grants: canonical, existing.
+    #[serde(rename = "exec-read")]
+    pub exec_read: Vec<PathBuf>,
+    /// As `exec_read`, read and write.
+    #[serde(rename = "exec-write")]
+    pub exec_write: Vec<PathBuf>,
 }
 
 /// A directory a stage is granted: part of the workspace, or a mount.
@@ -145,12 +154,25 @@ pub(super) fn resolve_grants(
         .into_iter()
         .map(|entry| check_net(entry, scope))
         .collect::<Result<_, _>>()?;
+    let host_paths = |entries: Vec<Spanned<String>>, key: &str| {
+        entries
+            .into_iter()
+            .map(|entry| {
+                let at = scope.at(entry.span(), key);
+                resolve_host_path(entry.get_ref(), |name| std::env::var(name).ok(), at)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let exec_read = host_paths(raw.exec_read, "grants.exec-read")?;
+    let exec_write = host_paths(raw.exec_write, "grants.exec-write")?;
     Ok(StageGrants {
         read,
         write,
         exec,
         env,
         net,
+        exec_read,
+        exec_write,
     })
 }
 

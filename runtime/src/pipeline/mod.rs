@@ -16,7 +16,8 @@
 //!
 //! ```text
 //! pipelines/x.toml:14: stage `scan`, `grants`: unknown key `netwrk`
-//!   hint: the keys allowed here are `read`, `write`, `exec`, `env` and `net`
+//!   hint: the keys allowed here are `read`, `write`, `exec`, `env`, `net`, `exec-read` and
+//!   `exec-write`
 //! ```
 //!
 //! # Layout
@@ -30,6 +31,7 @@
 mod error;
 mod grants;
 mod graph;
+mod host_paths;
 mod limits;
 mod model;
 mod names;
@@ -42,7 +44,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use error::{GrantPathProblem, Location, PathProblem, PipelineError};
+pub use error::{ExecPathProblem, GrantPathProblem, Location, PathProblem, PipelineError};
 pub use grants::{ExecGrant, GrantPath, StageGrants};
 pub use limits::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, MAX_MEMORY, MAX_TIMEOUT, StageLimits};
 pub use names::{MAX_NAME_LEN, MountName, StageId, escape_deceptive, is_deceptive_char};

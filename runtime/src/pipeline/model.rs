@@ -69,6 +69,10 @@ pub(super) struct RawGrants {
     pub env: Vec<Spanned<String>>,
     #[serde(default)]
     pub net: Vec<Spanned<String>>,
+    #[serde(default, rename = "exec-read")]
+    pub exec_read: Vec<Spanned<String>>,
+    #[serde(default, rename = "exec-write")]
+    pub exec_write: Vec<Spanned<String>>,
 }
 
 /// `[stage.limits]`.

@@ -12,6 +12,9 @@
 //! its own. Neither the host's report of the denial nor the warning may
 //! reach the operator's terminal raw.
 //!
+//! Each program is asked to run `-c "echo exec-ran"`; for a granted one to
+//! run, the stage's config must list that command (`commands`).
+//!
 //! The raw `exec` binding is used instead of the SDK's wrapper so that the
 //! error's variant is seen, not a message made from it.
 
@@ -33,6 +36,15 @@ struct ExecConfig {
     refused: Vec<String>,
     #[serde(default)]
     granted: Vec<String>,
+    /// The commands the pipeline lets the stage run, e.g.
+    /// `[["sh", "-c", "echo exec-ran"]]`: read by the host, which runs only
+    /// commands written in the config; the plugin ignores them.
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "the host reads it from the config, not the plugin"
+    )]
+    commands: Vec<Vec<String>>,
 }
 
 struct ExecUngranted;
