@@ -14,7 +14,8 @@
 //! - the absolute path each `exec` grant resolved to becomes
 //!   `<PATH>/<name>`: it depends on the machine's `PATH`;
 //! - the scratch directory the over-granted case is copied to becomes
-//!   `<dir>`, and the repository root `<repo>`.
+//!   `<dir>`, the repository root `<repo>`, and the home directory (where
+//!   `exec-read` finds the toolchain) `<home>`.
 
 use std::path::{Path, PathBuf};
 
@@ -100,6 +101,13 @@ fn redactions(pipeline: &Path, scratch: Option<&Path>) -> Result<Vec<(String, St
     }
     let root = std::fs::canonicalize(repo_root())?;
     redactions.push((root.display().to_string(), "<repo>".to_owned()));
+    // `exec-read` and `exec-write` name the toolchain under the home
+    // directory (`~/.rustup`), which is the user's own.
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok())
+        && home != Path::new("/")
+    {
+        redactions.push((home.display().to_string(), "<home>".to_owned()));
+    }
     Ok(redactions)
 }
 
@@ -315,9 +323,9 @@ fn deny_warnings_fails_on_findings_and_passes_a_clean_pipeline() -> Result<()> {
     // Without the flag, findings do not change the exit code.
     ensure!(inspect(&gantry, &over, &[])?.code == 0);
 
-    let clean = Case::in_repo("contact-tracing", "pipelines/contact-tracing.toml")?;
+    let clean = Case::in_repo("clean", "tests/inspect/clean/pipeline.toml")?;
     let ran = inspect(&gantry, &clean, &["--deny-warnings", "--json"])?;
-    ensure!(ran.code == 0, "contact-tracing: {ran:?}");
+    ensure!(ran.code == 0, "clean: {ran:?}");
     ensure!(ran.json()?["finding_count"] == 0);
     Ok(())
 }

@@ -95,10 +95,14 @@ fn plugin_section(out: &mut String, plugin: &PluginReport) {
         Some(hex) => line(out, "sha256", hex),
         None => line(out, "digest", &plugin.digest),
     }
-    // TODO(#3): print "unsigned" once signatures are checked at load; until
-    // then `None` only means nobody looked.
-    if let Some(signer) = &plugin.signer {
-        line(out, "signer", signer);
+    let signer = match (&plugin.signer, &plugin.untrusted) {
+        (_, Some(reason)) => format!("UNTRUSTED: {reason}"),
+        (Some(voucher), None) => voucher.to_string(),
+        (None, None) => "not checked (the policy has no `[trust]`)".to_owned(),
+    };
+    line(out, "signer", &signer);
+    if let Some(kind) = plugin.kind {
+        line(out, "kind", kind.as_str());
     }
     let says = match (&plugin.describe, &plugin.describe_error) {
         (Some(d), _) => format!("{} {} (kind {})", d.name, d.version, d.kind),
@@ -115,12 +119,29 @@ fn plugin_section(out: &mut String, plugin: &PluginReport) {
         let label = if i == 0 { "grants" } else { "" };
         let _ = writeln!(out, "  {label:<width$}{text}", width = LABEL - 2);
     }
-    let limits = format!(
-        "memory {}, timeout {}",
-        bytesize::ByteSize(plugin.limits.memory),
-        humantime::format_duration(plugin.limits.timeout)
-    );
-    line(out, "limits", &limits);
+    let limits = &plugin.limits;
+    let lines = [
+        format!(
+            "memory {}, timeout {}, cpu {}",
+            bytesize::ByteSize(limits.memory),
+            humantime::format_duration(limits.timeout),
+            humantime::format_duration(limits.cpu)
+        ),
+        format!(
+            "output {}, out-bytes {}, handles {}",
+            bytesize::ByteSize(limits.output),
+            bytesize::ByteSize(limits.out_bytes),
+            limits.handles
+        ),
+        format!(
+            "log-lines {}, log-rate {}/s",
+            limits.log_lines, limits.log_rate
+        ),
+    ];
+    list_lines(out, "limits", lines.to_vec());
+    if let Some(confinement) = &plugin.exec_confinement {
+        line(out, "programs", &confinement.summary);
+    }
 }
 
 /// The capabilities a component imports, for people: `files, exec, log`.
@@ -170,7 +191,7 @@ fn grant_lines(grants: &StageGrants) -> Vec<String> {
         }
         for (i, entry) in entries.into_iter().enumerate() {
             let key = if i == 0 { key } else { "" };
-            lines.push(format!("{key:<6}{entry}"));
+            lines.push(format!("{key:<11}{entry}"));
         }
     };
     group("read", grants.read.iter().map(dir_entry).collect());
@@ -182,6 +203,13 @@ fn grant_lines(grants: &StageGrants) -> Vec<String> {
             .map(|p| format!("{}: {}", p.name, p.resolved.display()))
             .collect(),
     );
+    let host_dirs = |dirs: &[std::path::PathBuf]| -> Vec<String> {
+        dirs.iter().map(|d| d.display().to_string()).collect()
+    };
+    if !grants.exec.is_empty() || !grants.exec_read.is_empty() || !grants.exec_write.is_empty() {
+        group("exec-read", host_dirs(&grants.exec_read));
+        group("exec-write", host_dirs(&grants.exec_write));
+    }
     group("env", joined(grants.env.iter()));
     group("net", joined(grants.net.iter()));
     if lines.is_empty() {
@@ -219,7 +247,8 @@ fn findings_section(out: &mut String, findings: &[Finding]) {
     }
     for finding in findings {
         let key = finding.key.map(|k| format!(" ({k})")).unwrap_or_default();
-        line(out, "warning", &format!("{}{key}", finding.code.as_str()));
+        let label = finding.severity.as_str();
+        line(out, label, &format!("{}{key}", finding.code.as_str()));
         let indent = " ".repeat(LABEL);
         out.push_str(&wrap(&indent, &indent, &finding.message));
         if let Some(hint) = &finding.hint {

@@ -30,6 +30,10 @@ pub enum FindingCode {
     WriteOverlapsRead,
     /// `describe` failed, so the plugin's wants are unknown.
     DescribeFailed,
+    /// The policy's `[trust]` refuses the plugin: the run will not start.
+    Untrusted,
+    /// The kernel cannot confine the programs the stage may run.
+    ExecUnconfined,
 }
 
 impl FindingCode {
@@ -41,16 +45,31 @@ impl FindingCode {
             FindingCode::BeyondCeiling => "beyond-ceiling",
             FindingCode::WriteOverlapsRead => "write-overlaps-read",
             FindingCode::DescribeFailed => "describe-failed",
+            FindingCode::Untrusted => "untrusted",
+            FindingCode::ExecUnconfined => "exec-unconfined",
         }
     }
 }
 
-/// How much a finding matters. Every finding is a warning today:
-/// `--deny-warnings` makes them fail a CI job.
+/// How much a finding matters. `--deny-warnings` makes any finding fail
+/// a CI job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
+    /// Worth a look; the run goes ahead.
     Warning,
+    /// `gantry run` refuses the pipeline before any stage runs.
+    Error,
+}
+
+impl Severity {
+    /// The severity as reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
 }
 
 /// One thing the audit found about a stage.
@@ -85,6 +104,11 @@ impl Finding {
         }
     }
 
+    fn blocking(mut self) -> Self {
+        self.severity = Severity::Error;
+        self
+    }
+
     fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -113,9 +137,6 @@ pub(super) fn stage_findings(stage: &StageFacts<'_>, policy: Option<&Policy>) ->
     if let Some(policy) = policy {
         findings.extend(beyond_ceiling(stage, policy));
     }
-    // TODO(#3): the signer rule (an unsigned or untrusted plugin) and the
-    // `exec` confinement rule (a program the kernel cannot confine) plug in
-    // here once plugin signatures and the confinement probe are merged.
     findings
 }
 
@@ -133,6 +154,34 @@ pub(super) fn describe_failed(stage: &str, fault: &str) -> Finding {
     )
 }
 
+/// The policy's `[trust]` refuses the plugin; `gantry run` will refuse
+/// the pipeline.
+pub(super) fn untrusted(stage: &str, reason: &str) -> Finding {
+    let message = format!("the policy's `[trust]` refuses the plugin: {reason}");
+    Finding::new(FindingCode::Untrusted, stage, None, message)
+        .blocking()
+        .hint("sign the plugin with a key the policy trusts for its kind, or use another plugin")
+}
+
+/// The kernel cannot confine the programs the stage may run.
+pub(super) fn exec_unconfined(stage: &str, summary: &str, required: bool) -> Finding {
+    let message = format!(
+        "{summary}: programs the stage runs would have the host user's full rights{}",
+        if required {
+            "; the policy requires confinement, so the run will be refused"
+        } else {
+            ""
+        }
+    );
+    let finding = Finding::new(FindingCode::ExecUnconfined, stage, Some("exec"), message)
+        .hint("run on Linux with Landlock, unprivileged user namespaces and seccomp enabled");
+    if required {
+        finding.blocking()
+    } else {
+        finding
+    }
+}
+
 fn imports(stage: &StageFacts<'_>, capability: Capability) -> bool {
     stage.imports.iter().any(|i| i.capability == capability)
 }
@@ -144,7 +193,11 @@ fn grants_not_imported(stage: &StageFacts<'_>) -> Vec<Finding> {
     let exec = imports(stage, Capability::Exec);
     let environment = imports(stage, Capability::Environment);
     const FILES: &str = "does not import `wasi:filesystem`";
-    let cases: [(&'static str, Vec<String>, bool, &str); 5] = [
+    let host_dirs = |dirs: &[std::path::PathBuf]| -> Vec<String> {
+        dirs.iter().map(|d| d.display().to_string()).collect()
+    };
+    const NO_EXEC: &str = "does not import `gantry:stage/exec`";
+    let cases: [(&'static str, Vec<String>, bool, &str); 7] = [
         ("read", written(&grants.read), files, FILES),
         ("write", written(&grants.write), files, FILES),
         (
@@ -153,6 +206,8 @@ fn grants_not_imported(stage: &StageFacts<'_>) -> Vec<Finding> {
             exec,
             "does not import `gantry:stage/exec`",
         ),
+        ("exec-read", host_dirs(&grants.exec_read), exec, NO_EXEC),
+        ("exec-write", host_dirs(&grants.exec_write), exec, NO_EXEC),
         (
             "env",
             grants.env.clone(),
@@ -162,8 +217,9 @@ fn grants_not_imported(stage: &StageFacts<'_>) -> Vec<Finding> {
         (
             "net",
             grants.net.iter().map(ToString::to_string).collect(),
-            imports(stage, Capability::Http),
-            "does not import `gantry:stage/http`",
+            // Programs run through `exec` reach `net` through the proxy.
+            imports(stage, Capability::Http) || exec,
+            "imports neither `gantry:stage/http` nor `gantry:stage/exec`",
         ),
     ];
     let mut findings = Vec::new();
@@ -388,6 +444,7 @@ fn beyond_ceiling(stage: &StageFacts<'_>, policy: &Policy) -> Vec<Finding> {
                 Some(excess.key),
                 message,
             )
+            .blocking()
             .hint(format!(
                 "narrow the stage's `{}`, or raise `[ceilings.{kind}]` in policy `{}`",
                 excess.key, policy.id
@@ -401,15 +458,30 @@ fn beyond_ceiling(stage: &StageFacts<'_>, policy: &Policy) -> Vec<Finding> {
 fn writes_overlapping_reads(stages: &[StageFacts<'_>]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for writer in stages {
-        for write in &writer.grants.write {
+        // What the plugin writes, and what the programs it runs write.
+        let plugin_writes = writer.grants.write.iter().map(|w| {
+            let host = w.host_path().map(std::path::Path::to_path_buf);
+            ("write", w.as_written(), host, Some(w))
+        });
+        let program_writes = writer.grants.exec_write.iter().map(|dir| {
+            let shown = dir.display().to_string();
+            ("exec-write", shown, Some(dir.clone()), None)
+        });
+        for (key, shown, host, grant) in plugin_writes.chain(program_writes) {
             for reader in stages.iter().filter(|s| s.id != writer.id) {
-                let Some(read) = reader.grants.read.iter().find(|r| overlaps(write, r)) else {
+                let overlapping = |read: &&GrantPath| match (&host, grant) {
+                    (_, Some(grant)) => overlaps(grant, read),
+                    (Some(dir), None) => read
+                        .host_path()
+                        .is_some_and(|r| r.starts_with(dir) || dir.starts_with(r)),
+                    (None, None) => false,
+                };
+                let Some(read) = reader.grants.read.iter().find(overlapping) else {
                     continue;
                 };
                 let message = format!(
-                    "`write` grants `{}`, which stage `{}` reads through `{}`: `{}` can change \
-                     what `{}` sees",
-                    write.as_written(),
+                    "`{key}` grants `{shown}`, which stage `{}` reads through `{}`: `{}` can \
+                     change what `{}` sees",
                     reader.id,
                     read.as_written(),
                     writer.id,
@@ -418,7 +490,7 @@ fn writes_overlapping_reads(stages: &[StageFacts<'_>]) -> Vec<Finding> {
                 let mut finding = Finding::new(
                     FindingCode::WriteOverlapsRead,
                     writer.id,
-                    Some("write"),
+                    Some(key),
                     message,
                 )
                 .hint(

@@ -17,12 +17,13 @@ pub use self::findings::{Finding, FindingCode, Severity};
 
 use self::findings::StageFacts;
 use super::events::DescribeEvents;
+use super::trust::{self, Voucher};
 use super::{EngineError, Session, plugins, sandbox};
 use crate::host::Import;
 use crate::host::bindings::types::{Capabilities, StageKind as WitKind};
 use crate::pipeline::{
-    self, Ceiling, PipelineSpec, PluginKind, PluginSource, PluginStage, StageGrants, StageKind,
-    StageLimits, StageSpec,
+    self, Ceiling, Confinement, PipelineSpec, PluginKind, PluginSource, PluginStage, Policy,
+    StageGrants, StageKind, StageLimits, StageSpec,
 };
 
 /// A pipeline's permissions, stage by stage, and the findings about them.
@@ -91,12 +92,16 @@ pub struct PluginReport {
     pub source: PluginSource,
     /// `sha256:<hex>` of the component.
     pub digest: String,
-    /// Who signed the component, if anyone.
-    ///
-    /// TODO(#3): filled in once plugin signatures are verified at load.
-    pub signer: Option<String>,
-    /// The stage's kind, for the policy's ceilings: a standard plugin's
-    /// own, else what `describe` says; `None` when `describe` failed.
+    /// Who vouches for the component: `builtin` or a policy signer; `None`
+    /// for a plugin file when the policy has no `[trust]` (signatures are
+    /// then not checked).
+    pub signer: Option<Voucher>,
+    /// Why the policy's `[trust]` refuses the plugin, when it does; such a
+    /// plugin is neither compiled nor described.
+    pub untrusted: Option<String>,
+    /// The stage's kind, for the policy's ceilings: its signed kind, a
+    /// standard plugin's own, else what `describe` says; `None` when
+    /// nothing says.
     pub kind: Option<PluginKind>,
     /// The interfaces the component imports, with what each gives it.
     pub imports: Vec<Import>,
@@ -106,6 +111,22 @@ pub struct PluginReport {
     pub describe_error: Option<String>,
     pub grants: StageGrants,
     pub limits: StageLimits,
+    /// How the programs the stage may run would be confined; `None` when
+    /// it may run none.
+    pub exec_confinement: Option<ExecConfinement>,
+}
+
+/// How the kernel would confine a stage's programs.
+#[derive(Debug, Serialize)]
+pub struct ExecConfinement {
+    pub confined: bool,
+    /// The Landlock ABI in use, 0 without Landlock.
+    pub landlock_abi: u32,
+    /// One line for people, as the stage log shows it.
+    pub summary: String,
+    /// Whether the policy requires confinement (`[exec] confinement =
+    /// "require"`): an unconfined stage then refuses the run.
+    pub required: bool,
 }
 
 /// The plugin's own account of itself.
@@ -147,7 +168,8 @@ impl Session {
                     forbid_self_approval: gate.forbid_self_approval,
                 },
                 StageKind::Plugin(plugin_stage) => {
-                    let report = self.inspect_plugin(plugin_stage).await?;
+                    let policy = spec.policy.as_ref().map(|p| &p.rules);
+                    let report = self.inspect_plugin(policy, plugin_stage).await?;
                     StageReportKind::Plugin(Box::new(report))
                 }
             };
@@ -174,42 +196,74 @@ impl Session {
         })
     }
 
-    /// Loads one stage's plugin and asks it to describe itself.
-    async fn inspect_plugin(&self, stage: &PluginStage) -> Result<PluginReport, EngineError> {
+    /// Checks one stage's plugin against the policy's trust, then loads it
+    /// and asks it to describe itself. A plugin the trust policy refuses is
+    /// reported, never compiled or run.
+    async fn inspect_plugin(
+        &self,
+        policy: Option<&Policy>,
+        stage: &PluginStage,
+    ) -> Result<PluginReport, EngineError> {
         let (label, bytes) = plugins::plugin_bytes(&stage.plugin)?;
-        let plugin = self.host()?.load(&label, &bytes)?;
-        let (describe, describe_error) = match self
+        let digest = crate::store::sha256_bytes(&bytes);
+        let mut report = PluginReport {
+            plugin: label,
+            source: stage.plugin.clone(),
+            digest,
+            signer: None,
+            untrusted: None,
+            kind: None,
+            imports: Vec::new(),
+            describe: None,
+            describe_error: None,
+            grants: stage.grants.clone(),
+            limits: stage.limits,
+            exec_confinement: exec_confinement(policy, stage),
+        };
+        let mut provenance = match trust::vouch_for(policy, &stage.plugin, &report.digest) {
+            Ok(provenance) => provenance,
+            Err(refusal) => {
+                report.untrusted = Some(sandbox::printable(&refusal.to_string()));
+                return Ok(report);
+            }
+        };
+        let plugin = self.host()?.load(&report.plugin, &bytes)?;
+        report.imports = plugin.imports.clone();
+        let described = match self
             .host()?
             .describe(&plugin, Arc::new(DescribeEvents))
             .await
         {
-            Ok(info) => (Some(described(info)), None),
+            Ok(info) => {
+                let kind = trust::described_kind(info.kind);
+                report.describe = Some(described(info));
+                Ok(kind)
+            }
             Err(fault) => {
-                tracing::warn!(plugin = %label, "describe failed: {fault}");
-                (None, Some(sandbox::printable(&fault.to_string())))
+                tracing::warn!(plugin = %report.plugin, "describe failed: {fault}");
+                let error = sandbox::printable(&fault.to_string());
+                report.describe_error = Some(error.clone());
+                Err(error)
             }
         };
-        // TODO(#3): a path plugin's kind is only what it says of itself;
-        // under a trust policy, the kinds its signer may vouch for bound it.
-        let kind = match &stage.plugin {
-            PluginSource::Builtin(builtin) => PluginKind::from_name(builtin.name()),
-            PluginSource::Path { .. } => describe
-                .as_ref()
-                .and_then(|d| PluginKind::from_name(&d.kind)),
-        };
-        Ok(PluginReport {
-            plugin: label,
-            source: stage.plugin.clone(),
-            digest: plugin.digest,
-            signer: None,
-            kind,
-            imports: plugin.imports,
-            describe,
-            describe_error,
-            grants: stage.grants.clone(),
-            limits: stage.limits,
-        })
+        if let Err(refusal) = trust::settle_kind(&mut provenance, described, policy) {
+            report.untrusted = Some(sandbox::printable(&refusal.to_string()));
+        }
+        report.signer = provenance.signer;
+        report.kind = provenance.kind;
+        Ok(report)
     }
+}
+
+/// How a stage's programs would be confined, if it may run any.
+fn exec_confinement(policy: Option<&Policy>, stage: &PluginStage) -> Option<ExecConfinement> {
+    let (support, summary) = super::confinement::stage_confinement(stage)?;
+    Some(ExecConfinement {
+        confined: support.confined(),
+        landlock_abi: support.landlock_abi,
+        summary,
+        required: policy.is_some_and(|p| p.exec.confinement == Confinement::Require),
+    })
 }
 
 /// Runs the audit's rules and files each finding under its stage.
@@ -223,10 +277,21 @@ fn add_findings(spec: &PipelineSpec, stages: &mut [StageReport]) {
     let policy = spec.policy.as_ref().map(|p| &p.rules);
     let mut found: Vec<Finding> = Vec::new();
     for (stage, report) in spec.stages.iter().zip(stages.iter()) {
-        if let StageReportKind::Plugin(plugin) = &report.kind
-            && let Some(error) = &plugin.describe_error
-        {
-            found.push(findings::describe_failed(stage.id.as_str(), error));
+        if let StageReportKind::Plugin(plugin) = &report.kind {
+            let id = stage.id.as_str();
+            if let Some(reason) = &plugin.untrusted {
+                found.push(findings::untrusted(id, reason));
+            }
+            if let Some(error) = &plugin.describe_error {
+                found.push(findings::describe_failed(id, error));
+            }
+            if let Some(confinement) = plugin.exec_confinement.as_ref().filter(|c| !c.confined) {
+                found.push(findings::exec_unconfined(
+                    id,
+                    &confinement.summary,
+                    confinement.required,
+                ));
+            }
         }
         if let Some(stage_facts) = facts.iter().find(|f| f.id == stage.id.as_str()) {
             found.extend(findings::stage_findings(stage_facts, policy));
