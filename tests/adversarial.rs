@@ -323,10 +323,34 @@ fn hoarded_file_handles_stop_at_the_handles_limit() -> Result<()> {
         "handle-hoard",
         "[stage.grants]\nread = [\".\"]\n[stage.limits]\nhandles = 64",
     )?;
-    let message =
-        "the plugin exceeded its limit `handles` of 64 files and directories open at once";
+    let message = "the plugin exceeded its limit `handles` of 64 files and directories open at \
+                   once (320 host resources of any kind)";
     assert_limit_fault(&case, "handles", message)?;
     assert_next_run_unaffected(&case.gantry)
+}
+
+#[test]
+fn hoarded_pollables_stop_at_the_handles_limit_too() -> Result<()> {
+    let case = case(
+        "handle-hoard",
+        "[stage.limits]\nhandles = 64\n[stage.config]\npollables = true",
+    )?;
+    let message = "the plugin exceeded its limit `handles` of 64 files and directories open at \
+                   once (320 host resources of any kind)";
+    assert_limit_fault(&case, "handles", message)?;
+    assert_next_run_unaffected(&case.gantry)
+}
+
+#[test]
+fn pollables_within_the_handles_limit_are_allowed() -> Result<()> {
+    let case = case(
+        "handle-hoard",
+        "[stage.limits]\nhandles = 64\n[stage.config]\npollables = true\ncount = 100",
+    )?;
+    let ran = case.run()?;
+    ensure!(ran.code == 0, "{ran:?}");
+    ensure!(case.stage_record()?["summary"] == "held 100 pollables");
+    case.gantry.assert_audit_intact()
 }
 
 #[test]

@@ -287,6 +287,28 @@ fn a_granted_program_reads_and_writes_only_its_grants() -> Result<()> {
 }
 
 #[test]
+fn a_program_cannot_leave_its_process_group() -> Result<()> {
+    let case = ExecCase::new(|_| {
+        let escape = "setsid sleep 0; echo setsid-exit=$?; \
+                      perl -e 'print setpgrp(0, 0) ? \"left\" : \"stayed\"' 2>/dev/null \
+                      || echo stayed";
+        format!(
+            "[stage.grants]\nexec = [\"bash\"]\n[stage.config]\n{}",
+            run_entry("escape", &["bash", "-c", escape], "runs", "")
+        )
+    })?;
+    let metadata = case.run_passing()?;
+    let escape = attempt(&metadata, "escape")?;
+    ensure!(!escape.contains("setsid-exit=0"), "{escape}");
+    ensure!(
+        escape.contains("stayed") && !escape.contains("left"),
+        "{escape}"
+    );
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
+}
+
+#[test]
 fn without_a_net_grant_a_program_reaches_no_tcp_or_udp_server() -> Result<()> {
     let (port, seen) = tcp_witness()?;
     let udp = UdpSocket::bind("127.0.0.1:0")?;

@@ -378,8 +378,10 @@ fn path_rule(path: &Path, access: BitFlags<AccessFs>) -> Result<PathBeneath<Path
     Ok(PathBeneath::new(fd, access))
 }
 
-/// Refuses (`EACCES`) every IP socket but TCP, every packet socket, and
-/// `io_uring`, whose operations would bypass a filter on system calls.
+/// Refuses (`EACCES`) every IP socket but TCP, every packet socket,
+/// `io_uring`, whose operations would bypass a filter on system calls, and
+/// `setsid` and `setpgid`, so that no process a program starts can leave
+/// its process group and outlive the stage's time limit.
 fn socket_filter() -> Result<BpfProgram, ConfineError> {
     let seccomp = |e: seccompiler::BackendError| ConfineError::Seccomp(e.to_string());
     let arg = |index, op, value| {
@@ -408,6 +410,8 @@ fn socket_filter() -> Result<BpfProgram, ConfineError> {
     let rules = BTreeMap::from([
         (libc::SYS_socket, socket_rules),
         (libc::SYS_io_uring_setup, Vec::new()),
+        (libc::SYS_setsid, Vec::new()),
+        (libc::SYS_setpgid, Vec::new()),
     ]);
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| ConfineError::Seccomp(e.to_string()))?;

@@ -225,9 +225,10 @@ impl ExecPolicy {
             command.envs(PROXY_VARS.iter().map(|name| (name, &url)));
         }
         // If `gantry` itself is killed outright, the parent-death signal ends
-        // the program, but not programs it started in turn.
-        // TODO(#3): a subreaper or cgroup so that a SIGKILL of gantry takes
-        // the whole tree down.
+        // the program; programs it started in turn cannot leave its process
+        // group (seccomp refuses `setsid`), but nothing is left to kill the
+        // group: they run on, still confined, until they end (README,
+        // "Security model").
         // SAFETY: the closure runs in the child between fork and exec; it
         // makes only async-signal-safe system calls, prctl(2) and those of
         // `Prepared::enter` on memory prepared before the fork.

@@ -286,6 +286,10 @@ fn failure(err: reqwest::Error, first: &Destination) -> HttpFailure {
             let mut refusal = refusal.clone();
             if refusal.asked == first.host().to_string() {
                 refusal.asked = first.to_string();
+            } else if let Some(url) = err.url().filter(|u| u.host_str() == Some(&refusal.asked)) {
+                // A redirect's lookup: the error names the URL it was for.
+                let port = url.port_or_known_default().unwrap_or_default();
+                refusal.asked = format!("{}://{}:{port}", url.scheme(), refusal.asked);
             }
             return HttpFailure::Refused(refusal);
         }
@@ -415,8 +419,7 @@ pub fn reachable_addresses(name: &str, found: &[IpAddr]) -> Result<Vec<IpAddr>, 
 /// A refusal for a name, whichever of its granted destinations asked.
 ///
 /// The resolver sees only the name; [`failure`] names the whole
-/// destination when it is the request's first.
-// TODO(#3): name the scheme and port of a redirect's refused lookup too.
+/// destination, from the request's first or from the URL the error is for.
 fn refused(name: &str, reason: RefusalReason) -> Refusal {
     Refusal {
         asked: name.to_owned(),

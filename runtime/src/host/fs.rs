@@ -126,8 +126,8 @@ impl FsTracker {
     }
 
     /// Counts `more` new descriptors against the stage's `handles` limit.
-    // TODO(#3): streams, pollables and directory listings live in the same
-    // resource table and are not counted against `handles` yet.
+    /// Streams, pollables and directory listings are bounded by the
+    /// resource table's capacity instead (see `resource_table`).
     fn admit(&self, more: usize) -> wasmtime::Result<()> {
         let open = self.opened.len().saturating_add(more) as u64;
         if open > self.max_handles {

@@ -228,7 +228,7 @@ impl PluginHost {
         let out = OutBudget::new(limits.out_bytes, tripwire.clone());
         let state = StageState {
             wasi,
-            table: ResourceTable::new(),
+            table: resource_table(limits.handles),
             limiter: StageLimiter::new(limits.memory),
             exec: ExecPolicy::new(sandbox, deadline, events.clone()),
             http: HttpPolicy::new(sandbox, deadline),
@@ -262,6 +262,39 @@ impl Drop for PluginHost {
     }
 }
 
+/// Every host resource a plugin may hold at once (streams, pollables,
+/// directory listings, as well as files), per file it may hold: files are
+/// counted exactly against `handles`; the rest are bounded through the
+/// store's resource table.
+const RESOURCES_PER_HANDLE: usize = 4;
+
+/// Resources the host itself keeps in a stage's table (preopens, standard
+/// streams), besides what the plugin opens.
+const HOST_RESOURCES: usize = 64;
+
+/// A resource table that refuses entries past what the stage's `handles`
+/// limit allows.
+fn resource_table(handles: u64) -> ResourceTable {
+    let handles = usize::try_from(handles).unwrap_or(usize::MAX);
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(
+        handles
+            .saturating_mul(RESOURCES_PER_HANDLE)
+            .saturating_add(HOST_RESOURCES),
+    );
+    table
+}
+
+/// Whether a trap came from a full resource table.
+fn table_full(trap: &wasmtime::Error) -> bool {
+    trap.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    })
+}
+
 /// Turns the end of a call into the host's view of it, naming the limit
 /// when one was hit.
 fn settle<T>(
@@ -277,6 +310,9 @@ fn settle<T>(
     outcome.map_err(|trap| {
         if let Some(crossed) = store.data().tripwire.crossed() {
             return StageFault::crossed(crossed, limits);
+        }
+        if table_full(&trap) {
+            return StageFault::crossed(Crossed::Handles, limits);
         }
         match store.data().limiter.memory_exceeded() {
             Some(asked) => StageFault::Memory {
@@ -414,7 +450,9 @@ pub enum StageFault {
     #[error("the plugin exceeded its limit `log-rate` of {limit} log lines per second")]
     LogRate { limit: u64 },
     #[error(
-        "the plugin exceeded its limit `handles` of {limit} files and directories open at once"
+        "the plugin exceeded its limit `handles` of {limit} files and directories open at once \
+         ({} host resources of any kind)",
+        limit.saturating_mul(RESOURCES_PER_HANDLE as u64).saturating_add(HOST_RESOURCES as u64)
     )]
     Handles { limit: u64 },
     #[error("failed to build the stage's sandbox: {0}")]

@@ -4,6 +4,8 @@
 //! `[stage.config]` `count` opens that many and then passes (the lawful
 //! case, under the limit); without it the stage opens until it is stopped.
 //! `close` closes each file at once, which never nears the limit.
+//! `pollables` holds clock pollables instead of files: resources that are
+//! not files, bounded by the same limit through the host's resource table.
 
 use std::fs::File;
 
@@ -21,6 +23,8 @@ struct HoardConfig {
     count: Option<usize>,
     #[serde(default)]
     close: bool,
+    #[serde(default)]
+    pollables: bool,
 }
 
 struct HandleHoard;
@@ -32,6 +36,13 @@ impl Guest for HandleHoard {
 
     fn run(input: StageInput) -> Result<StageOutput, StageError> {
         let config: HoardConfig = config::parse(&input.config)?;
+        if config.pollables {
+            let mut held = Vec::new();
+            while config.count.is_none_or(|count| held.len() < count) {
+                held.push(wasip2::clocks::monotonic_clock::subscribe_duration(1 << 40));
+            }
+            return Ok(StageOutput::pass(format!("held {} pollables", held.len())));
+        }
         let mut kept = Vec::new();
         let mut opened = 0;
         while config.count.is_none_or(|count| opened < count) {
