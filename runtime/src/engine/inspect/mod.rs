@@ -20,7 +20,7 @@ use super::events::DescribeEvents;
 use super::trust::{self, Voucher};
 use super::{EngineError, Session, plugins, sandbox};
 use crate::host::Import;
-use crate::host::bindings::types::{Capabilities, StageKind as WitKind};
+use crate::host::bindings::types::Capabilities;
 use crate::pipeline::{
     self, Ceiling, Confinement, PipelineSpec, PluginKind, PluginSource, PluginStage, Policy,
     StageGrants, StageKind, StageLimits, StageSpec,
@@ -332,14 +332,7 @@ fn stage_facts<'a>(
 }
 
 fn described(info: crate::host::bindings::types::PluginInfo) -> Described {
-    let kind = match info.kind {
-        WitKind::Build => PluginKind::Build,
-        WitKind::Test => PluginKind::Test,
-        WitKind::Scan => PluginKind::Scan,
-        WitKind::Ato => PluginKind::Ato,
-        WitKind::Promote => PluginKind::Promote,
-        WitKind::Custom => PluginKind::Custom,
-    };
+    let kind = trust::described_kind(info.kind);
     let Capabilities {
         read,
         write,
@@ -375,7 +368,7 @@ mod tests {
         let info = crate::host::bindings::types::PluginInfo {
             name: "scan\u{1b}[8m".into(),
             version: "1.0\n  write    (none)".into(),
-            kind: WitKind::Custom,
+            kind: crate::host::bindings::types::StageKind::Custom,
             config_schema: "{}".into(),
             wants: Capabilities {
                 read: Vec::new(),
