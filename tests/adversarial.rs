@@ -148,7 +148,10 @@ fn renames_and_hard_links_between_grants_are_refused_and_audited() -> Result<()>
             (&via_sub, escape),
             (&via_out, escape),
             (&passwd, escape),
-            ("open-at /workspace/sub/proc-link", escape),
+            (
+                &format!("symlink-at /workspace/sub/proc-link -> {climb}/proc/self/environ"),
+                "none: a symlink made in `/workspace/sub` must lead inside it",
+            ),
         ],
     )?;
     // The lawful moves inside `sub/` were not reported.

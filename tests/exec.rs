@@ -336,6 +336,43 @@ fn without_a_net_grant_a_program_reaches_no_tcp_or_udp_server() -> Result<()> {
 }
 
 #[test]
+fn with_a_net_grant_a_program_still_has_no_other_socket_or_device() -> Result<()> {
+    let (port, seen) = tcp_witness()?;
+    let case = ExecCase::new(|_| {
+        let sockets = format!(
+            "use Socket; \
+             socket(my $u, AF_UNIX, SOCK_STREAM, 0) ? print \"unix-open \" : print \"unix-refused \"; \
+             socket(my $m, AF_INET, SOCK_STREAM, 262) ? print \"mptcp-open \" : print \"mptcp-refused \"; \
+             socket(my $t, AF_INET, SOCK_STREAM, 0) or die; \
+             connect($t, pack_sockaddr_in({port}, inet_aton('127.0.0.1'))) \
+               ? print \"direct-open\" : print \"direct-refused\";"
+        );
+        format!(
+            "[stage.grants]\nwrite = [\"target\"]\nexec = [\"perl\", \"mknod\"]\n\
+             net = [\"http://127.0.0.1:{port}\"]\n[stage.config]\n{}{}",
+            run_entry("sockets", &["perl", "-e", &sockets], "runs", ""),
+            run_entry(
+                "device",
+                &["mknod", "target/disk", "b", "8", "0"],
+                "runs",
+                ""
+            )
+        )
+    })?;
+    let metadata = case.run_passing()?;
+    let sockets = attempt(&metadata, "sockets")?;
+    for refused in ["unix-refused", "mptcp-refused", "direct-refused"] {
+        ensure!(sockets.contains(refused), "{refused}: {sockets}");
+    }
+    ensure!(seen.try_recv().is_err(), "the server was reached directly");
+    let device = attempt(&metadata, "device")?;
+    ensure!(!device.contains("status Some(0)"), "{device}");
+    ensure!(!case.scratch.workspace().join("target/disk").exists());
+    case.gantry.assert_audit_intact()?;
+    assert_next_run_unaffected(&case)
+}
+
+#[test]
 fn through_the_proxy_only_granted_destinations_are_reached() -> Result<()> {
     let (granted, granted_seen) = tcp_witness()?;
     let (other, other_seen) = tcp_witness()?;

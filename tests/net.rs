@@ -407,6 +407,40 @@ fn a_redirect_to_an_ungranted_host_is_refused_and_audited() -> Result<()> {
 }
 
 #[test]
+fn refused_requests_in_a_loop_meet_the_log_limits() -> Result<()> {
+    let server = TestServer::start("granted")?;
+    let attempts: Vec<Attempt> = (0..40)
+        .map(|i| {
+            attempt(
+                &format!("flood-{i}"),
+                "http://ungranted.example/",
+                "not-granted",
+            )
+        })
+        .collect();
+    let extra = format!(
+        "{}[stage.limits]\nlog-lines = 20\n",
+        stage_toml(&[format!("http://127.0.0.1:{}", server.port())], &attempts)
+    );
+    let case = NetCase {
+        gantry: Gantry::new()?,
+        scratch: Scratch::new(&one_stage_pipeline(&test_plugin("net-bypass"), &extra))?,
+    };
+    let ran = case.run_with_env(&[])?;
+    ensure!(ran.code == 3, "expected a limit fault: {ran:?}");
+    ensure!(ran.stdout.contains("limit `log-lines` of 20"), "{ran:?}");
+    let denied = case.events("denied")?;
+    ensure!(denied.len() <= 20, "{} denials recorded", denied.len());
+    let exceeded = case.events("limit-exceeded")?;
+    ensure!(
+        exceeded.len() == 1 && exceeded[0]["limit"] == "log-lines",
+        "{exceeded:#?}"
+    );
+    case.gantry.assert_audit_intact()?;
+    case.assert_next_run_unaffected(&server)
+}
+
+#[test]
 fn a_redirect_to_another_granted_destination_is_followed() -> Result<()> {
     let first = TestServer::start("first")?;
     let second = TestServer::start("second")?;

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, ensure};
 
 use super::{assert_refused, forged_plugin};
-use crate::support::{GANTRY, Gantry, Ran, Scratch, one_stage_pipeline, repo_root, stage};
+use crate::support::{
+    GANTRY, Gantry, Ran, Scratch, one_stage_pipeline, repo_root, stage, test_plugin,
+};
 
 /// A stage granted the whole workspace that plants a file in
 /// `/workspace/<planted>`.
@@ -72,16 +74,20 @@ fn a_workspace_holding_the_plugin_cache_is_refused() -> Result<()> {
     Ok(())
 }
 
-/// `swap` may write the workspace; it replaces `sub` with a symlink to
-/// `../outside`. `steal` is granted `sub` and reads and writes through it.
+/// `swap` may write the workspace; a program it runs replaces `sub` with a
+/// symlink to `../outside` (the sandbox refuses to let the plugin itself
+/// make a link that leads out). `steal` is granted `sub` and reads and
+/// writes through it.
 fn swapping_pipeline() -> String {
+    let swapper = test_plugin("exec-confined").display().to_string();
     let plugin = forged_plugin().display().to_string();
     format!(
         "[pipeline]\nname = \"swap\"\nworkspace = \"ws\"\n\n\
-         [[stage]]\nid = \"swap\"\nplugin = {plugin:?}\n\
-         grants = {{ write = [\".\"] }}\n\
-         config = {{ remove = [\"/workspace/sub\"], \
-                     symlinks = [[\"/workspace\", \"../outside\", \"sub\"]] }}\n\n\
+         [[stage]]\nid = \"swap\"\nplugin = {swapper:?}\n\
+         [stage.grants]\nwrite = [\".\"]\nexec = [\"bash\"]\n\
+         [[stage.config.run]]\nlabel = \"swap\"\n\
+         command = [\"bash\", \"-c\", \"rmdir sub && ln -s ../outside sub\"]\n\
+         expect = \"runs\"\n\n\
          [[stage]]\nid = \"steal\"\nplugin = {plugin:?}\nneeds = [\"swap\"]\n\
          grants = {{ read = [\"sub\"], write = [\"sub\"] }}\n\
          config = {{ read = [\"/workspace/sub/secret\"], \

@@ -50,7 +50,8 @@ fn an_artifact_path_with_terminal_escapes_is_refused_and_shown_escaped() -> Resu
         r#"files = [["/out/x\u001b[2J", "1"]]
 output = { artifacts = [["x", "text/plain", "x\u001b[2J"]] }"#,
     )?;
-    assert_refused(&ran, 3, "artifact path")?;
+    // The file's name is refused before the artifact naming it.
+    assert_refused(&ran, 3, "`/out/x\\u{1b}[2J` has a name with control")?;
     ensure!(!ran.stderr.contains('\u{1b}'), "a raw escape was printed");
     Ok(())
 }

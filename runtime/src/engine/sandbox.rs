@@ -131,25 +131,37 @@ fn exec_dirs(
     (read, write)
 }
 
-/// Every array of strings in a stage's config, however deep: the commands
-/// its plugin may run. The standard build and test plugins pass their
-/// `command` exactly as written.
+/// The commands a stage's plugin may run: every array of strings under a
+/// key named `command`, and every such array in a list under `commands`,
+/// at any depth of the stage's config. The standard build and test
+/// plugins pass their `command` exactly as written. Other arrays of
+/// strings (file lists, names) are not commands.
 pub(super) fn config_commands(config: &serde_json::Value) -> Vec<Vec<String>> {
+    fn strings(value: &serde_json::Value) -> Option<Vec<String>> {
+        let items = value.as_array()?;
+        let command: Option<Vec<String>> = items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect();
+        command.filter(|c| !c.is_empty())
+    }
     let mut commands = Vec::new();
     let mut pending = vec![config];
     while let Some(value) = pending.pop() {
         match value {
-            serde_json::Value::Array(items) => {
-                let strings: Option<Vec<String>> = items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_owned))
-                    .collect();
-                match strings {
-                    Some(command) if !command.is_empty() => commands.push(command),
-                    _ => pending.extend(items),
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match key.as_str() {
+                        "command" => commands.extend(strings(value)),
+                        "commands" => {
+                            let listed = value.as_array().into_iter().flatten();
+                            commands.extend(listed.filter_map(strings));
+                        }
+                        _ => pending.push(value),
+                    }
                 }
             }
-            serde_json::Value::Object(map) => pending.extend(map.values()),
+            serde_json::Value::Array(items) => pending.extend(items),
             _ => {}
         }
     }
@@ -209,9 +221,9 @@ pub(super) fn check_output(
     for finding in &output.findings {
         check_finding(finding)?;
     }
+    check_out_entries(out_dir, Path::new(""))?;
     let output_digest =
         store::sha256_dir(out_dir).map_err(|e| format!("its output directory is unusable: {e}"))?;
-    check_single_links(out_dir, Path::new(""))?;
     let artifacts = output
         .artifacts
         .iter()
@@ -295,14 +307,17 @@ fn check_unique<'a>(what: &str, values: impl Iterator<Item = &'a str>) -> Result
     Ok(())
 }
 
-/// Refuses a file under `dir` with more than one link.
+/// Refuses an entry under `dir` whose name is not printable text, or a
+/// file with more than one link.
 ///
-/// A hard link shares its contents with a file elsewhere: the host would
-/// record a digest that a write to the other name changes afterwards, and
-/// downstream stages would read it as this stage's output. The sandbox
-/// refuses to make such links (see `host::fs`); this check holds even if
-/// one got there another way. `sha256_dir` has refused symlinks already.
-fn check_single_links(dir: &Path, relative: &Path) -> Result<(), String> {
+/// The directory's digest lists one name per line, so a name with a line
+/// break could pass for two entries. A hard link shares its contents with
+/// a file elsewhere: the host would record a digest that a write to the
+/// other name changes afterwards, and downstream stages would read it as
+/// this stage's output. The sandbox refuses to make such links (see
+/// `host::fs`); this check holds even if one got there another way.
+/// Symlinks are not followed; `sha256_dir` refuses them after this.
+fn check_out_entries(dir: &Path, relative: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
 
     let unusable = |e: std::io::Error| format!("its output directory is unusable: {e}");
@@ -310,8 +325,17 @@ fn check_single_links(dir: &Path, relative: &Path) -> Result<(), String> {
         let entry = entry.map_err(unusable)?;
         let meta = entry.metadata().map_err(unusable)?;
         let name = relative.join(entry.file_name());
+        // The directory's digest lists one name per line: a name holding a
+        // line break could pass for two entries.
+        let shown = name.to_string_lossy();
+        if entry.file_name().to_str().is_none() || shown.chars().any(is_deceptive_char) {
+            return Err(format!(
+                "`/out/{}` has a name with control or invisible characters, or not UTF-8",
+                escape_deceptive(&shown, false)
+            ));
+        }
         if meta.is_dir() {
-            check_single_links(&entry.path(), &name)?;
+            check_out_entries(&entry.path(), &name)?;
         } else if meta.nlink() > 1 {
             return Err(format!(
                 "`/out/{}` is a hard link shared with another file ({} links)",
@@ -394,6 +418,16 @@ mod tests {
     }
 
     #[test]
+    fn a_name_in_out_that_could_pass_for_two_entries_is_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let forged = format!("a\n{}  b", "0".repeat(64));
+        std::fs::write(out.path().join(&forged), b"x").unwrap();
+        let err = check_output(out.path(), &output_with(Vec::new())).unwrap_err();
+        assert!(err.contains("control or invisible characters"), "{err}");
+        assert!(err.contains("a\\n"), "{err}");
+    }
+
+    #[test]
     fn a_file_in_out_with_a_second_name_is_refused() {
         let out = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
@@ -473,17 +507,26 @@ mod tests {
     }
 
     #[test]
-    fn commands_are_every_string_array_in_the_config() {
+    fn commands_are_the_arrays_under_command_and_commands() {
         let config = serde_json::json!({
             "command": ["cargo", "build"],
             "files": [{ "src": "a", "args": ["x", "y"] }],
-            "mixed": ["sh", 1],
+            "tools": ["cargo", "publish"],
+            "run": [{ "command": ["sh", "-c", "true"] }, { "command": ["sh", 1] }],
+            "commands": [["make", "all"], "loose", []],
             "empty": [],
             "name": "cargo",
         });
         let mut commands = config_commands(&config);
         commands.sort();
-        assert_eq!(commands, [vec!["cargo", "build"], vec!["x", "y"]]);
+        assert_eq!(
+            commands,
+            [
+                vec!["cargo", "build"],
+                vec!["make", "all"],
+                vec!["sh", "-c", "true"]
+            ]
+        );
     }
 
     #[test]
@@ -546,7 +589,6 @@ mod tests {
     fn names_and_paths_that_disguise_themselves_are_refused() {
         let out = tempfile::tempdir().unwrap();
         let reversed = "report\u{202e}nosj.exe";
-        std::fs::write(out.path().join(reversed), b"").unwrap();
         let mut bad = artifact("x");
         bad.name = reversed.into();
         std::fs::write(out.path().join("x"), b"").unwrap();
@@ -555,6 +597,10 @@ mod tests {
         let err = check_output(out.path(), &output_with(vec![artifact(reversed)])).unwrap_err();
         assert!(err.starts_with("artifact path"), "{err}");
         assert!(err.contains("invisible formatting ones"), "{err}");
+        // A file so named under `/out` is refused whether declared or not.
+        std::fs::write(out.path().join(reversed), b"").unwrap();
+        let err = check_output(out.path(), &output_with(Vec::new())).unwrap_err();
+        assert!(err.contains("control or invisible characters"), "{err}");
     }
 
     proptest::proptest! {

@@ -6,17 +6,20 @@
 //! seccomp filter is compiled to BPF. Between fork and exec the child only
 //! makes system calls on what was prepared ([`Prepared::enter`]):
 //!
-//! 1. without a `net` grant, `unshare` into a new user and network namespace
-//!    and write its id maps, `setgroups` denied first; the namespace has no
-//!    interface but a loopback of its own, brought up so that test suites
-//!    can serve to themselves, which reaches nothing of the host's;
+//! 1. `unshare` into a new user and network namespace and write its id
+//!    maps, `setgroups` denied first, so the program holds no capability
+//!    in the host's namespaces; the namespace has no interface but a
+//!    loopback of its own, brought up so that test suites can serve to
+//!    themselves, which reaches nothing of the host's; with a `net` grant,
+//!    the child listens on the namespace's loopback and hands the socket to
+//!    the host, which serves the stage's filtering proxy on it;
 //! 2. `no_new_privs`, then `landlock_restrict_self` on the prepared ruleset:
 //!    files only under the granted directories, `/dev/null` and the random
-//!    devices; with a `net` grant, TCP connect only to the stage's filtering
-//!    proxy and no TCP bind; no signals or abstract sockets outside the
+//!    devices; where namespaces are missing and the stage has a `net` grant,
+//!    TCP connect only to the host's filtering proxy and no TCP bind; no signals or abstract sockets outside the
 //!    program's own domain;
-//! 3. a seccomp filter refusing UDP, raw and packet sockets and `io_uring`,
-//!    which Landlock cannot filter.
+//! 3. a seccomp filter allowing only TCP and route netlink sockets, and
+//!    refusing `io_uring`, `setsid` and `setpgid`.
 //!
 //! [`confinement_support`] probes once what the kernel offers, for
 //! `inspect`, for the stage log and for a policy that requires confinement.
@@ -24,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -44,6 +47,10 @@ const TARGET_ABI: ABI = ABI::V7;
 
 /// The Landlock ABI that first restricts TCP connect and bind.
 const NET_ABI: u32 = 4;
+
+/// The first Landlock ABI that scopes signals and abstract Unix sockets
+/// to the program's own domain.
+const SCOPE_ABI: u32 = 6;
 
 /// In debug builds only, `none` makes the probe report a kernel that cannot
 /// confine, so that the refusal and warning paths can be tested anywhere.
@@ -76,6 +83,11 @@ impl ConfinementSupport {
             Some(format!(
                 "Landlock ABI {landlock_abi} cannot restrict TCP connections (needs ABI \
                  {NET_ABI}, Linux 6.7)"
+            ))
+        } else if landlock_abi < SCOPE_ABI {
+            Some(format!(
+                "Landlock ABI {landlock_abi} cannot keep programs from signalling other \
+                 processes or reaching abstract Unix sockets (needs ABI {SCOPE_ABI}, Linux 6.12)"
             ))
         } else if !namespaces {
             Some("unprivileged user and network namespaces are disabled".to_owned())
@@ -183,16 +195,34 @@ pub struct ConfinementPlan {
     pub read: Vec<PathBuf>,
     /// Directories or files it may read, write, create and remove in.
     pub write: Vec<PathBuf>,
-    /// The port of the stage's filtering proxy on 127.0.0.1, when the stage
-    /// has a `net` grant; without one the program gets no network at all.
-    pub proxy_port: Option<u16>,
+    /// Where the stage's filtering proxy is, when the stage has a `net`
+    /// grant; without one the program gets no network at all.
+    pub proxy: Option<ProxyPlan>,
 }
+
+/// How a program reaches the stage's filtering proxy.
+#[derive(Debug, Clone, Copy)]
+pub enum ProxyPlan {
+    /// In its own network namespace: the child listens on
+    /// `127.0.0.1:`[`NAMESPACE_PROXY_PORT`] there and hands the listening
+    /// socket over this Unix socket, on which the host serves the proxy.
+    /// Nothing else is reachable from the namespace.
+    HandOver { channel: RawFd },
+    /// Without namespaces: the host's proxy on 127.0.0.1, the one TCP
+    /// port Landlock lets the program connect to.
+    HostPort(u16),
+}
+
+/// The port programs find the proxy on inside their network namespace.
+pub const NAMESPACE_PROXY_PORT: u16 = 3128;
 
 /// A confinement built in the parent, entered by the child before exec.
 pub struct Prepared {
     ruleset: Option<OwnedFd>,
     id_maps: Option<IdMaps>,
     seccomp: Option<BpfProgram>,
+    /// The Unix socket to hand the proxy's listening socket over.
+    proxy_channel: Option<RawFd>,
 }
 
 /// The contents written to a new user namespace's maps: the program keeps
@@ -224,7 +254,10 @@ impl Prepared {
         plan: &ConfinementPlan,
         support: &ConfinementSupport,
     ) -> Result<Prepared, ConfineError> {
-        let private_network = support.namespaces && plan.proxy_port.is_none();
+        // A private user and network namespace whenever the kernel has
+        // them: no capabilities in the host's namespaces, and no network but
+        // the proxy's hand-over listener.
+        let private_network = support.namespaces;
         let ruleset = match support.landlock_abi {
             0 => None,
             _ => build_ruleset(plan, private_network)?,
@@ -240,10 +273,15 @@ impl Prepared {
             true => Some(socket_filter()?),
             false => None,
         };
+        let proxy_channel = match plan.proxy {
+            Some(ProxyPlan::HandOver { channel }) if private_network => Some(channel),
+            _ => None,
+        };
         Ok(Prepared {
             ruleset,
             id_maps,
             seccomp,
+            proxy_channel,
         })
     }
 
@@ -261,6 +299,9 @@ impl Prepared {
             write_proc(c"/proc/self/uid_map", &maps.uid)?;
             write_proc(c"/proc/self/gid_map", &maps.gid)?;
             loopback_up()?;
+            if let Some(channel) = self.proxy_channel {
+                hand_over_listener(channel)?;
+            }
         }
         // SAFETY: prctl(2) with integer arguments only.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
@@ -299,6 +340,101 @@ fn write_proc(path: &CStr, contents: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Listens on `127.0.0.1:`[`NAMESPACE_PROXY_PORT`] in the new network
+/// namespace and sends the listening socket over `channel` to the host,
+/// which serves the filtering proxy on it from outside; system calls on
+/// stack values only.
+fn hand_over_listener(channel: RawFd) -> io::Result<()> {
+    // SAFETY: every pointer is to a stack value that outlives the call
+    // using it; the listening socket is closed on every path.
+    unsafe {
+        let listener = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if listener < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: NAMESPACE_PROXY_PORT.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let mut result = libc::bind(listener, (&raw const address).cast(), size);
+        if result == 0 {
+            result = libc::listen(listener, 128);
+        }
+        if result == 0 {
+            let mut byte = [0u8; 1];
+            let mut iov = libc::iovec {
+                iov_base: byte.as_mut_ptr().cast(),
+                iov_len: 1,
+            };
+            // Room for one descriptor, aligned as a `cmsghdr` must be.
+            let mut control = [0u64; 8];
+            let mut message: libc::msghdr = std::mem::zeroed();
+            message.msg_iov = &raw mut iov;
+            message.msg_iovlen = 1;
+            message.msg_control = control.as_mut_ptr().cast();
+            message.msg_controllen = libc::CMSG_SPACE(size_of::<libc::c_int>() as u32) as usize;
+            let header = libc::CMSG_FIRSTHDR(&raw const message);
+            (*header).cmsg_level = libc::SOL_SOCKET;
+            (*header).cmsg_type = libc::SCM_RIGHTS;
+            (*header).cmsg_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<libc::c_int>(), listener);
+            result = match libc::sendmsg(channel, &raw const message, 0) {
+                1 => 0,
+                _ => -1,
+            };
+        }
+        let error = io::Error::last_os_error();
+        libc::close(listener);
+        match result {
+            0 => Ok(()),
+            _ => Err(error),
+        }
+    }
+}
+
+/// Receives the listening socket a program's child sent with
+/// [`hand_over_listener`].
+///
+/// # Errors
+///
+/// Fails when nothing, or no descriptor, arrived.
+pub fn receive_listener(channel: &std::os::unix::net::UnixStream) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: every pointer is to a stack value that outlives the call;
+    // a descriptor the kernel passed is owned from here on.
+    unsafe {
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut control = [0u64; 8];
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &raw mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = std::mem::size_of_val(&control);
+        let flags = libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT;
+        if libc::recvmsg(channel.as_raw_fd(), &raw mut message, flags) != 1 {
+            return Err(io::Error::last_os_error());
+        }
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        if header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::other("no listening socket was handed over"));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<libc::c_int>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
 }
 
 /// Brings up the loopback interface of the new network namespace, with
@@ -347,8 +483,10 @@ fn build_ruleset(
     for path in &plan.read {
         ruleset = ruleset.add_rule(path_rule(path, AccessFs::from_read(abi))?)?;
     }
+    // Writing never includes making device nodes.
+    let write = AccessFs::from_all(abi) & !(AccessFs::MakeBlock | AccessFs::MakeChar);
     for path in &plan.write {
-        ruleset = ruleset.add_rule(path_rule(path, AccessFs::from_all(abi))?)?;
+        ruleset = ruleset.add_rule(path_rule(path, write)?)?;
     }
     let dev_null = AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate;
     ruleset = ruleset.add_rule(path_rule(Path::new("/dev/null"), dev_null)?)?;
@@ -360,7 +498,7 @@ fn build_ruleset(
         }
     }
     // No rule for binding: a program may not listen on any TCP port.
-    if let Some(port) = plan.proxy_port.filter(|_| !private_network) {
+    if let Some(ProxyPlan::HostPort(port)) = plan.proxy.filter(|_| !private_network) {
         ruleset = ruleset.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
     }
     Ok(ruleset.into())
@@ -378,17 +516,41 @@ fn path_rule(path: &Path, access: BitFlags<AccessFs>) -> Result<PathBeneath<Path
     Ok(PathBeneath::new(fd, access))
 }
 
-/// Refuses (`EACCES`) every IP socket but TCP, every packet socket,
-/// `io_uring`, whose operations would bypass a filter on system calls, and
-/// `setsid` and `setpgid`, so that no process a program starts can leave
-/// its process group and outlive the stage's time limit.
+/// Refuses (`EACCES`) every socket but plain TCP over IPv4 or IPv6 (no
+/// UDP, raw, MPTCP or SCTP, which Landlock's TCP rules do not cover) and
+/// route netlink, which name lookups query: no Unix, vsock, packet or other
+/// socket, so nothing on the host is reachable through a socket path.
+/// Also refuses `io_uring`, whose operations would bypass a filter on
+/// system calls, and `setsid` and `setpgid`, so that no process a program
+/// starts can leave its process group and outlive the stage's time limit.
 fn socket_filter() -> Result<BpfProgram, ConfineError> {
     let seccomp = |e: seccompiler::BackendError| ConfineError::Seccomp(e.to_string());
     let arg = |index, op, value| {
         SeccompCondition::new(index, SeccompCmpArgLen::Dword, op, value).map_err(seccomp)
     };
-    let mut socket_rules = Vec::new();
-    for domain in [libc::AF_INET, libc::AF_INET6] {
+    let rule = |conditions| SeccompRule::new(conditions).map_err(seccomp);
+    let (inet, inet6) = (libc::AF_INET as u64, libc::AF_INET6 as u64);
+    let netlink = libc::AF_NETLINK as u64;
+    let mut socket_rules = vec![
+        // Any family but these three.
+        rule(vec![
+            arg(0, SeccompCmpOp::Ne, inet)?,
+            arg(0, SeccompCmpOp::Ne, inet6)?,
+            arg(0, SeccompCmpOp::Ne, netlink)?,
+        ])?,
+        // Netlink other than route.
+        rule(vec![
+            arg(0, SeccompCmpOp::Eq, netlink)?,
+            arg(2, SeccompCmpOp::Ne, libc::NETLINK_ROUTE as u64)?,
+        ])?,
+    ];
+    for domain in [inet, inet6] {
+        // A protocol other than the default or TCP (MPTCP, SCTP, …).
+        socket_rules.push(rule(vec![
+            arg(0, SeccompCmpOp::Eq, domain)?,
+            arg(2, SeccompCmpOp::Ne, 0)?,
+            arg(2, SeccompCmpOp::Ne, libc::IPPROTO_TCP as u64)?,
+        ])?);
         let other_types = [
             libc::SOCK_DGRAM,
             libc::SOCK_RAW,
@@ -398,15 +560,12 @@ fn socket_filter() -> Result<BpfProgram, ConfineError> {
             10,
         ];
         for kind in other_types {
-            let conditions = vec![
-                arg(0, SeccompCmpOp::Eq, domain as u64)?,
+            socket_rules.push(rule(vec![
+                arg(0, SeccompCmpOp::Eq, domain)?,
                 arg(1, SeccompCmpOp::MaskedEq(0xf), kind as u64)?,
-            ];
-            socket_rules.push(SeccompRule::new(conditions).map_err(seccomp)?);
+            ])?);
         }
     }
-    let packet = vec![arg(0, SeccompCmpOp::Eq, libc::AF_PACKET as u64)?];
-    socket_rules.push(SeccompRule::new(packet).map_err(seccomp)?);
     let rules = BTreeMap::from([
         (libc::SYS_socket, socket_rules),
         (libc::SYS_io_uring_setup, Vec::new()),

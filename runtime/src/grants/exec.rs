@@ -18,6 +18,7 @@
 //! its private `TMPDIR` and `/dev/null`, and reaches the network only
 //! through the stage's filtering proxy ([`super::proxy`]), or not at all.
 
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -30,7 +31,10 @@ use tokio::process::Command;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::confine::{ConfinementPlan, ConfinementSupport, Prepared, confinement_support};
+use super::confine::{
+    ConfinementPlan, ConfinementSupport, NAMESPACE_PROXY_PORT, Prepared, ProxyPlan,
+    confinement_support, receive_listener,
+};
 use super::net::NetGrants;
 use super::proxy::FilteringProxy;
 use super::{Denial, DenialSink, Program, Sandbox};
@@ -94,7 +98,7 @@ impl ExecPolicy {
             fs: ConfinementPlan {
                 read: sandbox.exec_read.clone(),
                 write,
-                proxy_port: None,
+                proxy: None,
             },
             net: Arc::new(NetGrants::new(sandbox.net.clone())),
             deadline,
@@ -155,10 +159,16 @@ impl ExecPolicy {
     ) -> Result<ExecOutcome, String> {
         let started = Instant::now();
         let deadline = timeout.map_or(self.deadline, |t| (started + t).min(self.deadline));
-        let mut command = self.command(program, args).await?;
+        let (mut command, handover) = self.command(program, args).await?;
         let mut child = command
             .spawn()
             .map_err(|e| format!("failed to start `{}`: {e}", program.path.display()))?;
+        // The child handed its namespace's listener over before it ran the
+        // program; the proxy serves it while the program runs.
+        let _proxy = match handover {
+            Some(handover) => Some(handover.serve(&self.net, &self.denials)?),
+            None => None,
+        };
         let group = ProcessGroup(child.id().map(|id| id as i32));
 
         let stdout = tokio::spawn(read_tail(child.stdout.take()));
@@ -182,24 +192,39 @@ impl ExecPolicy {
         })
     }
 
-    /// The stage's proxy, started at the first program that needs it.
-    async fn proxy(&self) -> Result<Option<&FilteringProxy>, String> {
-        if self.net.is_empty() {
-            return Ok(None);
-        }
+    /// The stage's proxy on the host, started at the first program that
+    /// needs it, for kernels without namespaces.
+    async fn host_proxy(&self) -> Result<&FilteringProxy, String> {
         let start = || FilteringProxy::start(self.net.clone(), self.denials.clone());
-        let proxy = self
-            .proxy
+        self.proxy
             .get_or_try_init(start)
             .await
-            .map_err(|e| format!("failed to start the network proxy: {e}"))?;
-        Ok(Some(proxy))
+            .map_err(|e| format!("failed to start the network proxy: {e}"))
     }
 
-    async fn command(&self, program: &Program, args: &[String]) -> Result<Command, String> {
-        let proxy = self.proxy().await?;
+    async fn command(
+        &self,
+        program: &Program,
+        args: &[String],
+    ) -> Result<(Command, Option<HandOver>), String> {
         let mut plan = self.fs.clone();
-        plan.proxy_port = proxy.map(FilteringProxy::port);
+        let mut handover = None;
+        let mut proxy_url = None;
+        if !self.net.is_empty() {
+            if self.support.namespaces {
+                let (host, child) = std::os::unix::net::UnixStream::pair()
+                    .map_err(|e| format!("failed to prepare the network proxy: {e}"))?;
+                plan.proxy = Some(ProxyPlan::HandOver {
+                    channel: child.as_raw_fd(),
+                });
+                handover = Some(HandOver { host, child });
+                proxy_url = Some(format!("http://127.0.0.1:{NAMESPACE_PROXY_PORT}"));
+            } else {
+                let proxy = self.host_proxy().await?;
+                plan.proxy = Some(ProxyPlan::HostPort(proxy.port()));
+                proxy_url = Some(proxy.url());
+            }
+        }
         // The granted program itself may always be read and run, wherever
         // it is; what it needs beside it must be granted.
         plan.read.push(program.path.clone());
@@ -220,9 +245,8 @@ impl ExecPolicy {
         if let Some(tmp) = &self.tmp {
             command.env("TMPDIR", tmp);
         }
-        if let Some(proxy) = proxy {
-            let url = proxy.url();
-            command.envs(PROXY_VARS.iter().map(|name| (name, &url)));
+        if let Some(url) = &proxy_url {
+            command.envs(PROXY_VARS.iter().map(|name| (name, url)));
         }
         // If `gantry` itself is killed outright, the parent-death signal ends
         // the program; programs it started in turn cannot leave its process
@@ -238,7 +262,35 @@ impl ExecPolicy {
                 confinement.enter()
             });
         }
-        Ok(command)
+        Ok((command, handover))
+    }
+}
+
+/// The two ends of the Unix socket over which a program's child hands the
+/// host its namespace's proxy listener.
+struct HandOver {
+    host: std::os::unix::net::UnixStream,
+    /// Kept open until the child has forked with it.
+    child: std::os::unix::net::UnixStream,
+}
+
+impl HandOver {
+    /// Takes the listener the child sent and serves the proxy on it.
+    fn serve(
+        self,
+        net: &Arc<NetGrants>,
+        denials: &Arc<dyn DenialSink>,
+    ) -> Result<FilteringProxy, String> {
+        drop(self.child);
+        let fail = |e: std::io::Error| format!("failed to take over the network proxy: {e}");
+        let listener = std::net::TcpListener::from(receive_listener(&self.host).map_err(fail)?);
+        listener.set_nonblocking(true).map_err(fail)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(fail)?;
+        Ok(FilteringProxy::adopt(
+            listener,
+            net.clone(),
+            denials.clone(),
+        ))
     }
 }
 

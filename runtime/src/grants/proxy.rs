@@ -58,7 +58,17 @@ impl FilteringProxy {
         denials: Arc<dyn DenialSink>,
     ) -> std::io::Result<FilteringProxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
+        Ok(FilteringProxy::adopt(listener, grants, denials))
+    }
+
+    /// Serves the proxy on a listener already bound: the one a program's
+    /// child made in its own network namespace.
+    pub fn adopt(
+        listener: TcpListener,
+        grants: Arc<NetGrants>,
+        denials: Arc<dyn DenialSink>,
+    ) -> FilteringProxy {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let (grants, denials) = (grants.clone(), denials.clone());
@@ -69,7 +79,7 @@ impl FilteringProxy {
                 });
             }
         });
-        Ok(FilteringProxy { port, task })
+        FilteringProxy { port, task }
     }
 
     /// The port on 127.0.0.1 programs connect to.
@@ -277,13 +287,19 @@ fn parse_request(head: &[u8]) -> Result<Request, String> {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
+        // The destination names the host itself: a `Host` of the program's
+        // could reach another site behind the same address.
         if !matches!(
             name.as_str(),
-            "connection" | "proxy-connection" | "keep-alive"
+            "connection" | "proxy-connection" | "keep-alive" | "host"
         ) {
             forward.push_str(line);
             forward.push_str("\r\n");
         }
+    }
+    match port {
+        80 => forward.push_str(&format!("Host: {host}\r\n")),
+        _ => forward.push_str(&format!("Host: {host}:{port}\r\n")),
     }
     forward.push_str("Connection: close\r\n\r\n");
     Ok(Request {
@@ -358,7 +374,7 @@ mod tests {
 
     #[test]
     fn plain_requests_are_forwarded_in_origin_form_without_keep_alive() {
-        let head = "GET http://Example.test/a?b HTTP/1.1\r\nHost: example.test\r\n\
+        let head = "GET http://Example.test/a?b HTTP/1.1\r\nHost: other.test\r\n\
                     Proxy-Connection: keep-alive\r\n\r\n";
         let request = parse_request(head.as_bytes()).unwrap();
         assert_eq!(request.destination(), "http://example.test:80");

@@ -282,6 +282,33 @@ impl AuditedFs<'_> {
         Err(ErrorCode::NotPermitted.into())
     }
 
+    /// Refuses a symlink whose relative target climbs out of the grant it
+    /// is made in: cap-std refuses absolute targets and never follows a
+    /// link out, but a program run later in the workspace would.
+    fn refuse_leaving_link(
+        &mut self,
+        fd: &Resource<types::Descriptor>,
+        target: &str,
+        link: &str,
+        asked: &str,
+    ) -> FsResult<()> {
+        let Some(opened) = self.tracker.opened.get(&fd.rep()) else {
+            return Ok(());
+        };
+        let root = &self.tracker.roots[opened.root].guest;
+        if target.starts_with('/') || link.starts_with('/') {
+            return Ok(());
+        }
+        let link_path = join_guest(&opened.path, link);
+        let link_dir = link_path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        if stays_within(root, &join_guest(link_dir, target)) {
+            return Ok(());
+        }
+        let missing = format!("none: a symlink made in `{root}` must lead inside it");
+        self.deny(Op::SymlinkAt, asked.to_owned(), missing)?;
+        Err(ErrorCode::NotPermitted.into())
+    }
+
     /// The bytes a write to `fd` at `offset` adds beyond the file's end:
     /// a hole is charged like the zeroes it reads as.
     fn hole(&mut self, fd: &Resource<types::Descriptor>, offset: u64) -> u64 {
@@ -365,6 +392,25 @@ fn join_guest(parent: &str, path: &str) -> String {
         return parent.to_owned();
     }
     format!("{}/{path}", parent.trim_end_matches('/'))
+}
+
+/// Whether `path`, with its `.` and `..` resolved as text, is `root` or
+/// below it.
+fn stays_within(root: &str, path: &str) -> bool {
+    let mut resolved: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if resolved.pop().is_none() {
+                    return false;
+                }
+            }
+            part => resolved.push(part),
+        }
+    }
+    let root: Vec<&str> = root.split('/').filter(|p| !p.is_empty()).collect();
+    resolved.starts_with(&root)
 }
 
 /// Cuts a plugin's path for the record.
@@ -622,6 +668,7 @@ impl HostDescriptor for AuditedFs<'_> {
         dest_path: String,
     ) -> FsResult<()> {
         let asked = format!("{} -> {src_path}", self.guest_path(&fd, &dest_path));
+        self.refuse_leaving_link(&fd, &src_path, &dest_path, &asked)?;
         let borrowed = Resource::new_borrow(fd.rep());
         let result = self.fs.symlink_at(fd, src_path, dest_path).await;
         self.audited(result, Op::SymlinkAt, &borrowed, asked, true)
@@ -766,6 +813,16 @@ impl Pollable for CountedStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_targets_are_resolved_as_text_against_their_grant() {
+        assert!(stays_within("/workspace", "/workspace/a/../b"));
+        assert!(stays_within("/workspace", "/workspace"));
+        assert!(!stays_within("/workspace", "/workspace/../etc"));
+        assert!(!stays_within("/workspace/src", "/workspace/src/../../x"));
+        assert!(!stays_within("/out", "/outside/x"));
+        assert!(!stays_within("/out", "/../../out/x/../../etc"));
+    }
 
     #[test]
     fn guest_paths_are_shown_as_asked() {

@@ -43,7 +43,7 @@ impl http::Host for StageState {
     ) -> wasmtime::Result<Result<http::Response, HttpError>> {
         let prepared = match self.http.prepare(plain_request(request)) {
             Ok(prepared) => prepared,
-            Err(failure) => return Ok(Err(self.refuse(failure))),
+            Err(failure) => return Ok(Err(self.refuse(failure)?)),
         };
         let started = Instant::now();
         let mut record = HttpRecord {
@@ -66,27 +66,32 @@ impl http::Host for StageState {
             }
             Err(failure) => record.error = Some(failure.to_string()),
         }
+        self.count_record()?;
         self.events.http(&record);
-        Ok(outcome
-            .map(wit_response)
-            .map_err(|failure| self.refuse(failure)))
+        Ok(match outcome {
+            Ok(response) => Ok(wit_response(response)),
+            Err(failure) => Err(self.refuse(failure)?),
+        })
     }
 }
 
 impl StageState {
     /// Tells the plugin why its request failed; a refusal by the grants
     /// is reported as a denial first.
-    fn refuse(&self, failure: HttpFailure) -> HttpError {
-        match failure {
+    fn refuse(&mut self, failure: HttpFailure) -> wasmtime::Result<HttpError> {
+        Ok(match failure {
             HttpFailure::Refused(refusal) => {
-                self.events.denied(&refusal.denial());
+                self.count_record()?;
+                let mut denial = refusal.denial();
+                denial.asked = super::state::truncate(denial.asked, super::state::MAX_LOG_MESSAGE);
+                self.events.denied(&denial);
                 HttpError::NotGranted(refusal.to_string())
             }
             HttpFailure::Invalid(why) => HttpError::InvalidRequest(why),
             HttpFailure::TooLarge(why) => HttpError::TooLarge(why),
             HttpFailure::TimedOut => HttpError::TimedOut,
             HttpFailure::Failed(why) => HttpError::Failed(why),
-        }
+        })
     }
 }
 

@@ -119,13 +119,44 @@ impl ResourceLimiter for StageLimiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        if desired > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        // Table elements are host memory too: a pointer each, counted
+        // against the same limit as linear memory.
+        let growth = desired.saturating_sub(current) as u64 * TABLE_ELEMENT_BYTES;
+        let total = self.memory_in_use.saturating_add(growth);
+        if total > self.memory_limit {
+            self.exceeded = Some(total);
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.memory_limit);
+        }
+        self.memory_in_use = total;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_INSTANCES
     }
 }
+
+/// What one table element costs the host, as counted against `memory`.
+const TABLE_ELEMENT_BYTES: u64 = std::mem::size_of::<usize>() as u64;
+
+/// The most core instances, tables or memories a stage's component may
+/// make; a component built by the usual toolchains makes a handful.
+const MAX_INSTANCES: usize = 100;
 
 /// Counts the epoch ticks a stage spends in wasm code.
 ///

@@ -18,7 +18,7 @@ use crate::grants::http::HttpPolicy;
 use crate::grants::{Denial, DenialSink};
 
 /// The longest log message kept; longer ones are cut.
-const MAX_LOG_MESSAGE: usize = 4096;
+pub(super) const MAX_LOG_MESSAGE: usize = 4096;
 /// The most fields kept per log line.
 const MAX_LOG_FIELDS: usize = 32;
 
@@ -111,13 +111,14 @@ impl exec::Host for StageState {
     ) -> wasmtime::Result<Result<exec::ExecOutput, exec::ExecError>> {
         let program = match self.exec.authorize(&command.program, &command.args) {
             Ok(program) => program.clone(),
-            Err(denial) => return Ok(Err(self.deny(denial))),
+            Err(denial) => return Ok(Err(self.deny(denial)?)),
         };
         let timeout = command.timeout_ms.map(Duration::from_millis);
         let outcome = match self.exec.run(&program, &command.args, timeout).await {
             Ok(outcome) => outcome,
             Err(reason) => return Ok(Err(exec::ExecError::SpawnFailed(reason))),
         };
+        self.count_record()?;
         self.events.exec(&ExecRecord {
             program: program.name,
             path: program.path.display().to_string(),
@@ -136,18 +137,30 @@ impl exec::Host for StageState {
 }
 
 impl StageState {
-    fn deny(&self, denial: Denial) -> exec::ExecError {
+    fn deny(&mut self, mut denial: Denial) -> wasmtime::Result<exec::ExecError> {
+        self.count_record()?;
+        denial.asked = truncate(denial.asked, MAX_LOG_MESSAGE);
         self.events.denied(&denial);
-        exec::ExecError::NotGranted(format!(
+        Ok(exec::ExecError::NotGranted(format!(
             "`{}` is not granted to this stage (missing `{}`)",
             denial.asked, denial.missing_grant
-        ))
+        )))
+    }
+
+    /// Counts a record the plugin's call leaves in the stage log and the
+    /// audit trail (a denial, a program run, a request) as a log line, so
+    /// that calls in a loop meet the `log-lines` and `log-rate` limits.
+    pub(super) fn count_record(&mut self) -> wasmtime::Result<()> {
+        match self.log.line(std::time::Instant::now()) {
+            Ok(()) => Ok(()),
+            Err(limit) => Err(self.tripwire.trip(limit)),
+        }
     }
 }
 
 impl super::bindings::types::Host for StageState {}
 
-fn truncate(mut text: String, max: usize) -> String {
+pub(super) fn truncate(mut text: String, max: usize) -> String {
     if text.len() > max {
         let mut cut = max;
         while !text.is_char_boundary(cut) {

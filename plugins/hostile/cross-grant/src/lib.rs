@@ -107,7 +107,7 @@ fn proc_files(attempts: &mut Attempts) {
     let passwd = format!("{CLIMB}/etc/passwd");
     attempts.must_refuse("raw-read-etc-passwd", raw::read_at("/workspace", &passwd));
 
-    // A link to it can be made (its target is only text), never followed.
+    // A link to it is refused when it is made, and could never be followed.
     let through_link = raw::symlink_at("/workspace/sub", &environ, "proc-link")
         .and_then(|_| read("/workspace/sub/proc-link").map_err(|e| e.to_string()));
     attempts.must_refuse("read-via-link-to-proc", through_link);

@@ -140,10 +140,15 @@ fn try_symlinks_inside(attempts: &mut Attempts) {
     attempts.must_allow("read-via-existing-link", read("/workspace/alias"));
 }
 
-/// Leaves a link to the secret in `/out` and declares it as an artifact.
+/// Tries to leave a link to the secret in `/out` (the host refuses to make
+/// it), then leaves a link inside `/out` and declares it as an artifact.
 fn link_from_out(secret: &str) -> Result<StageOutput, StageError> {
     let target = format!("{TO_HOST_ROOT}{secret}");
-    raw::symlink_at("/out", &target, "leak").map_err(StageError::Internal)?;
+    if raw::symlink_at("/out", &target, "escape").is_ok() {
+        return Err(StageError::Internal("a link out of /out was made".into()));
+    }
+    fs::write("/out/inside.txt", "inside").map_err(|e| StageError::Internal(e.to_string()))?;
+    raw::symlink_at("/out", "inside.txt", "leak").map_err(StageError::Internal)?;
     Ok(StageOutput::pass("left a link in /out").with_artifact("leak", "text/plain", "leak"))
 }
 
