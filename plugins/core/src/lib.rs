@@ -9,5 +9,6 @@ pub mod lockfile;
 pub mod oci;
 pub mod oscal;
 pub mod osv;
+pub mod package;
 pub mod purl;
 pub mod sbom;

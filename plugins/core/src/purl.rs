@@ -1,14 +1,22 @@
-//! Package URLs (purls) for locked Cargo packages.
+//! Package URLs (purls) for locked packages of every ecosystem.
 //!
 //! A purl names a package independently of any one tool:
-//! `pkg:cargo/<name>@<version>` for a crate on crates.io, the registry
-//! the purl `cargo` type assumes. A crate from another registry carries a
-//! `repository_url` qualifier with its index, and one from git a `vcs_url`
-//! qualifier, `git+<url>@<commit>`, as the purl specification's standard
+//! `pkg:<type>/<namespace>/<name>@<version>`, the type given by the
+//! ecosystem (`cargo`, `npm`, `pypi`, `golang`) and the registry being the
+//! one the type assumes. A package from another registry carries a
+//! `repository_url` qualifier, one from version control a `vcs_url`
+//! qualifier (`git+<url>@<commit>`), and one fetched from a plain URL a
+//! `download_url` qualifier, as the purl specification's standard
 //! qualifiers define them.
 //!
-//! Workspace members and path dependencies are not published anywhere, so
-//! they have no purl; the SBOM lists them as local components instead.
+//! Each type's own rules are applied: an npm scope is the namespace, its
+//! `@` encoded once (`pkg:npm/%40types/node@20.1.0`); a PyPI name is
+//! lowercased with `_` written as `-`; a Go module path is split at its
+//! last `/` into namespace and name, each segment encoded on its own.
+//!
+//! Project packages (workspace members, path dependencies, links) are not
+//! published anywhere, so they have no purl; the SBOM lists them as local
+//! components instead.
 //!
 //! Components are percent-encoded as the specification's "Character
 //! encoding" section requires: everything except ASCII letters, digits,
@@ -17,28 +25,69 @@
 
 use std::fmt::Write as _;
 
-use crate::lockfile::{LockedPackage, PackageSource};
+use crate::package::{Ecosystem, Origin, Package};
 
 /// The purl of a locked package, or `None` for a local one.
 ///
-/// Qualifiers are sorted by key, as a canonical purl requires.
-pub fn package_url(package: &LockedPackage) -> Option<String> {
-    let mut purl = format!(
-        "pkg:cargo/{}@{}",
-        percent_encode(&package.name),
-        percent_encode(&package.version.to_string())
-    );
-    match &package.source {
-        PackageSource::CratesIo => {}
-        PackageSource::Registry { index } => {
-            push_qualifier(&mut purl, "repository_url", index);
+/// At most one qualifier is written, so they are sorted as a canonical
+/// purl requires.
+pub fn package_url(package: &Package) -> Option<String> {
+    let mut purl = format!("pkg:{}/", package.ecosystem.purl_type());
+    push_name(&mut purl, package.ecosystem, &package.name);
+    purl.push('@');
+    purl.push_str(&percent_encode(&package.version));
+    match &package.origin {
+        Origin::Registry => {}
+        Origin::OtherRegistry { url } => push_qualifier(&mut purl, "repository_url", url),
+        Origin::Vcs { url, commit } => {
+            let vcs = match commit {
+                Some(commit) => format!("{}@{commit}", vcs_url(url)),
+                None => vcs_url(url),
+            };
+            push_qualifier(&mut purl, "vcs_url", &vcs);
         }
-        PackageSource::Git { url, commit, .. } => {
-            push_qualifier(&mut purl, "vcs_url", &format!("git+{url}@{commit}"));
-        }
-        PackageSource::Local => return None,
+        Origin::Url { url } => push_qualifier(&mut purl, "download_url", url),
+        Origin::Local { .. } => return None,
     }
     Some(purl)
+}
+
+/// Writes the namespace (if any) and name of `name` by `ecosystem`'s rules.
+fn push_name(purl: &mut String, ecosystem: Ecosystem, name: &str) {
+    match ecosystem {
+        Ecosystem::CratesIo => purl.push_str(&percent_encode(name)),
+        Ecosystem::Npm => match name.split_once('/') {
+            Some((scope, rest)) if scope.starts_with('@') => {
+                purl.push_str(&percent_encode(scope));
+                purl.push('/');
+                purl.push_str(&percent_encode(rest));
+            }
+            _ => purl.push_str(&percent_encode(name)),
+        },
+        Ecosystem::PyPi => purl.push_str(&percent_encode(&pypi_name(name))),
+        Ecosystem::Go => {
+            let segments: Vec<String> = name.split('/').map(percent_encode).collect();
+            purl.push_str(&segments.join("/"));
+        }
+    }
+}
+
+/// A PyPI name as a purl writes it: lowercased, `_` written as `-`.
+pub fn pypi_name(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// A repository URL with the `git+` prefix a `vcs_url` needs, unless it
+/// already names its tool (`git+https://…`, `hg+…`).
+fn vcs_url(url: &str) -> String {
+    let tool_prefixed = url
+        .split_once("+")
+        .is_some_and(|(tool, _)| !tool.contains(['/', ':']));
+    if tool_prefixed {
+        url.to_owned()
+    } else {
+        format!("git+{url}")
+    }
 }
 
 /// Appends `?key=value`, the value percent-encoded; only one qualifier is
@@ -71,25 +120,22 @@ pub fn percent_encode(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn package(name: &str, version: &str, source: PackageSource) -> LockedPackage {
-        LockedPackage {
-            name: name.into(),
-            version: semver::Version::parse(version).unwrap(),
-            source,
-            checksum: None,
-            dependencies: Vec::new(),
+    fn package(name: &str, version: &str, origin: Origin) -> Package {
+        Package {
+            origin,
+            ..Package::new(Ecosystem::CratesIo, name, version)
         }
     }
 
     #[test]
     fn crates_io_packages_get_a_plain_cargo_purl() {
-        let rand = package("rand", "0.7.2", PackageSource::CratesIo);
+        let rand = package("rand", "0.7.2", Origin::Registry);
         assert_eq!(package_url(&rand).unwrap(), "pkg:cargo/rand@0.7.2");
     }
 
     #[test]
     fn pre_release_versions_stay_readable_and_build_metadata_is_encoded() {
-        let beta = package("tokio", "1.0.0-beta.2+build.5", PackageSource::CratesIo);
+        let beta = package("tokio", "1.0.0-beta.2+build.5", Origin::Registry);
         assert_eq!(
             package_url(&beta).unwrap(),
             "pkg:cargo/tokio@1.0.0-beta.2%2Bbuild.5"
@@ -98,10 +144,9 @@ mod tests {
 
     #[test]
     fn git_packages_carry_an_encoded_vcs_url_with_the_commit() {
-        let source = PackageSource::Git {
+        let source = Origin::Vcs {
             url: "https://github.com/example/forked".into(),
-            reference: Some("branch=main".into()),
-            commit: "0123abc".into(),
+            commit: Some("0123abc".into()),
         };
         let forked = package("forked", "0.3.0", source);
         assert_eq!(
@@ -113,8 +158,8 @@ mod tests {
 
     #[test]
     fn other_registries_carry_their_index_as_repository_url() {
-        let source = PackageSource::Registry {
-            index: "sparse+https://crates.example.com/index/".into(),
+        let source = Origin::OtherRegistry {
+            url: "sparse+https://crates.example.com/index/".into(),
         };
         let inhouse = package("inhouse", "2.0.0", source);
         assert_eq!(
@@ -126,8 +171,61 @@ mod tests {
 
     #[test]
     fn local_packages_have_no_purl() {
-        let app = package("app", "0.1.0", PackageSource::Local);
+        let app = package("app", "0.1.0", Origin::Local { path: None });
         assert_eq!(package_url(&app), None);
+    }
+
+    #[test]
+    fn npm_scopes_are_the_namespace_with_the_at_sign_encoded_once() {
+        let types = Package::new(Ecosystem::Npm, "@types/node", "20.1.0");
+        assert_eq!(package_url(&types).unwrap(), "pkg:npm/%40types/node@20.1.0");
+        let plain = Package::new(Ecosystem::Npm, "lodash", "4.17.21");
+        assert_eq!(package_url(&plain).unwrap(), "pkg:npm/lodash@4.17.21");
+    }
+
+    #[test]
+    fn pypi_names_are_lowercased_with_dashes() {
+        let yaml = Package::new(Ecosystem::PyPi, "PyYAML", "6.0.1");
+        assert_eq!(package_url(&yaml).unwrap(), "pkg:pypi/pyyaml@6.0.1");
+        let typing = Package::new(Ecosystem::PyPi, "typing_extensions", "4.12.2");
+        assert_eq!(
+            package_url(&typing).unwrap(),
+            "pkg:pypi/typing-extensions@4.12.2"
+        );
+        let local = Package::new(Ecosystem::PyPi, "torch", "2.3.0+cpu");
+        assert_eq!(package_url(&local).unwrap(), "pkg:pypi/torch@2.3.0%2Bcpu");
+    }
+
+    #[test]
+    fn go_module_paths_keep_their_slashes_and_versions_their_v() {
+        let module = Package::new(Ecosystem::Go, "github.com/gorilla/mux", "v1.8.1");
+        assert_eq!(
+            package_url(&module).unwrap(),
+            "pkg:golang/github.com/gorilla/mux@v1.8.1"
+        );
+        let incompatible = Package::new(
+            Ecosystem::Go,
+            "github.com/docker/docker",
+            "v20.10.7+incompatible",
+        );
+        assert_eq!(
+            package_url(&incompatible).unwrap(),
+            "pkg:golang/github.com/docker/docker@v20.10.7%2Bincompatible"
+        );
+    }
+
+    #[test]
+    fn archives_from_urls_carry_their_download_url() {
+        let tarball = Package {
+            origin: Origin::Url {
+                url: "https://example.com/pkg-1.0.tgz".into(),
+            },
+            ..Package::new(Ecosystem::Npm, "pkg", "1.0.0")
+        };
+        assert_eq!(
+            package_url(&tarball).unwrap(),
+            "pkg:npm/pkg@1.0.0?download_url=https:%2F%2Fexample.com%2Fpkg-1.0.tgz"
+        );
     }
 
     #[test]

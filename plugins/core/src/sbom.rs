@@ -154,7 +154,7 @@ impl Bom {
 
 /// The `bom-ref` of a locked package: its purl, or `local:<name>@<version>`.
 pub fn component_ref(package: &LockedPackage) -> String {
-    purl::package_url(package).unwrap_or_else(|| format!("local:{package}"))
+    purl::package_url(&package.to_package()).unwrap_or_else(|| format!("local:{package}"))
 }
 
 /// Builds the SBOM of `lockfiles`.
@@ -256,7 +256,7 @@ fn library_component(package: &LockedPackage, reference: &str) -> Component {
         version: Some(package.version.to_string()),
         scope: Some("required"),
         hashes: hashes.collect(),
-        purl: purl::package_url(package),
+        purl: purl::package_url(&package.to_package()),
         properties: vec![source_property(package.source.kind())],
     }
 }

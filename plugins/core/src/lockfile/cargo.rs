@@ -11,8 +11,8 @@
 //! only as precisely as needed to tell it apart (`name`, or `name version`)
 //! and keep checksums inline. Both are resolved the same way here.
 //!
-//! TODO(#4): read other ecosystems' lockfiles (`package-lock.json`,
-//! `poetry.lock`, `go.sum`).
+//! [`Lockfile::to_inventory`] gives the packages in the form every other
+//! lockfile reader gives them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,6 +20,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use super::LockfileError;
+use crate::package::{Ecosystem, Inventory, Origin, Package};
 
 /// The `source` Cargo writes for crates.io.
 pub const CRATES_IO_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-index";
@@ -29,97 +32,6 @@ const CRATES_IO_SPARSE_SOURCE: &str = "sparse+https://index.crates.io/";
 
 /// The newest format version this module understands.
 const NEWEST_FORMAT: u32 = 4;
-
-/// Why a lockfile could not be read.
-///
-/// Every variant names the file as it was given to the parser.
-#[derive(Debug, thiserror::Error)]
-pub enum LockfileError {
-    /// The file could not be read.
-    #[error("failed to read lockfile `{path}`")]
-    Read {
-        /// The lockfile.
-        path: String,
-        /// What the file system said.
-        #[source]
-        error: std::io::Error,
-    },
-    /// The file is not valid TOML, or not shaped like a lockfile.
-    #[error("failed to parse lockfile `{path}`: {error}")]
-    Syntax {
-        /// The lockfile.
-        path: String,
-        /// The TOML error, with line and column.
-        error: Box<toml::de::Error>,
-    },
-    /// A format version newer than this module knows.
-    #[error("lockfile `{path}` has format version {version}; versions 1 to 4 are supported")]
-    UnsupportedFormat {
-        /// The lockfile.
-        path: String,
-        /// The `version` it declares.
-        version: u32,
-    },
-    /// A package's version is not SemVer.
-    #[error("lockfile `{path}`: package `{package}` has invalid version `{version}`: {error}")]
-    InvalidVersion {
-        /// The lockfile.
-        path: String,
-        /// The package's name.
-        package: String,
-        /// The version as written.
-        version: String,
-        /// What is wrong with it.
-        error: semver::Error,
-    },
-    /// A package's `source` is not one Cargo writes.
-    #[error(
-        "lockfile `{path}`: package `{package}` has unsupported source `{source_id}`: {reason}"
-    )]
-    InvalidSource {
-        /// The lockfile.
-        path: String,
-        /// The package as `name version`.
-        package: String,
-        /// The `source` as written.
-        source_id: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The same package is listed twice.
-    #[error("lockfile `{path}`: package `{package}` is listed more than once")]
-    DuplicatePackage {
-        /// The lockfile.
-        path: String,
-        /// The package as `name version`.
-        package: String,
-    },
-    /// A dependency names no listed package.
-    #[error(
-        "lockfile `{path}`: package `{package}` depends on `{dependency}`, which is not listed"
-    )]
-    UnknownDependency {
-        /// The lockfile.
-        path: String,
-        /// The dependent package as `name version`.
-        package: String,
-        /// The dependency as written.
-        dependency: String,
-    },
-    /// A dependency names several listed packages.
-    #[error(
-        "lockfile `{path}`: package `{package}` depends on `{dependency}`, \
-         which matches more than one package"
-    )]
-    AmbiguousDependency {
-        /// The lockfile.
-        path: String,
-        /// The dependent package as `name version`.
-        package: String,
-        /// The dependency as written.
-        dependency: String,
-    },
-}
 
 /// Where a locked package comes from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -226,6 +138,31 @@ impl LockedPackage {
     }
 }
 
+impl LockedPackage {
+    /// The package in the form every lockfile reader gives it.
+    pub fn to_package(&self) -> Package {
+        let origin = match &self.source {
+            PackageSource::CratesIo => Origin::Registry,
+            PackageSource::Registry { index } => Origin::OtherRegistry { url: index.clone() },
+            PackageSource::Git { url, commit, .. } => Origin::Vcs {
+                url: url.clone(),
+                commit: Some(commit.clone()),
+            },
+            PackageSource::Local => Origin::Local { path: None },
+        };
+        Package {
+            origin,
+            hashes: self
+                .checksum
+                .iter()
+                .map(|checksum| format!("sha256:{checksum}"))
+                .collect(),
+            dependencies: self.dependencies.clone(),
+            ..Package::new(Ecosystem::CratesIo, &self.name, self.version.to_string())
+        }
+    }
+}
+
 impl fmt::Display for LockedPackage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.name, self.version)
@@ -283,6 +220,26 @@ impl Lockfile {
             digest: Sha256::digest(text.as_bytes()).into(),
             packages,
         })
+    }
+
+    /// The packages in the form every lockfile reader gives them: crates.io
+    /// packages from the registry, other registries and git sources with
+    /// their URLs, workspace members and path dependencies local, and the
+    /// roots and dependency graph kept.
+    pub fn to_inventory(&self) -> Inventory {
+        Inventory {
+            path: self.path.clone(),
+            format: format!("Cargo.lock v{}", self.format_version),
+            digest: self.digest,
+            packages: self
+                .packages
+                .iter()
+                .map(LockedPackage::to_package)
+                .collect(),
+            roots: self.roots(),
+            has_graph: true,
+            warnings: Vec::new(),
+        }
     }
 
     /// The packages nothing else in the lockfile depends on, as indices.
@@ -525,4 +482,5 @@ fn metadata_checksum(package: &RawPackage, metadata: &BTreeMap<String, String>) 
 }
 
 #[cfg(test)]
+#[path = "cargo_tests.rs"]
 mod tests;
