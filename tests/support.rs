@@ -240,3 +240,42 @@ pub fn one_stage_pipeline(plugin: &Path, stage_extra: &str) -> String {
         plugin.display().to_string()
     )
 }
+
+/// The Python interpreter with the independent checkers of
+/// `tests/interop/requirements.txt` installed, from `GANTRY_INTEROP_PYTHON`.
+///
+/// `None` when it is not set, so the default test command needs no Python;
+/// CI sets it, and sets `GANTRY_INTEROP_REQUIRED`, which turns a missing
+/// interpreter into a failure rather than a skip.
+pub fn interop_python() -> Option<PathBuf> {
+    match std::env::var_os("GANTRY_INTEROP_PYTHON") {
+        Some(python) => Some(PathBuf::from(python)),
+        None if std::env::var_os("GANTRY_INTEROP_REQUIRED").is_some() => {
+            panic!("GANTRY_INTEROP_REQUIRED is set but GANTRY_INTEROP_PYTHON is not")
+        }
+        None => {
+            eprintln!("GANTRY_INTEROP_PYTHON is not set; skipping the independent check");
+            None
+        }
+    }
+}
+
+/// Runs `tests/interop/<script>` with `python` and `args`; fails with what
+/// the checker printed unless it exits 0.
+pub fn run_interop_check(python: &Path, script: &str, args: &[&Path]) -> anyhow::Result<String> {
+    let output = Command::new(python)
+        .arg(repo_root().join("tests/interop").join(script))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("failed to run `{}`", python.display()))?;
+    let ran = Ran::from_output(output);
+    anyhow::ensure!(
+        ran.code == 0,
+        "{script} exited {}:\n{}\n{}",
+        ran.code,
+        ran.stdout,
+        ran.stderr
+    );
+    Ok(ran.stdout)
+}
