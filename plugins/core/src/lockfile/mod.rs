@@ -16,6 +16,12 @@ use std::path::Path;
 use crate::package::Inventory;
 
 pub mod cargo;
+pub mod gomod;
+pub mod pipfile;
+pub mod poetry;
+mod requirement_line;
+pub mod requirements;
+pub mod uv;
 
 pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
 
@@ -24,17 +30,36 @@ pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
 pub enum Format {
     /// `Cargo.lock`, versions 1 to 4.
     Cargo,
+    /// A pip requirements file, `requirements*.txt`, with the files it
+    /// includes.
+    Requirements,
+    /// `poetry.lock`, lock versions 1.x and 2.x.
+    Poetry,
+    /// `Pipfile.lock`, pipenv's lockfile.
+    Pipfile,
+    /// `uv.lock`, version 1.
+    Uv,
+    /// `go.mod`, with the `go.sum` beside it.
+    GoMod,
 }
 
 impl Format {
     /// The file names [`Format::detect`] knows, for messages.
-    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock";
+    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock, requirements*.txt, \
+        poetry.lock, Pipfile.lock, uv.lock, go.mod";
 
     /// The format of a file named `file_name` (the last component of its
     /// path), if it is a lockfile this module reads.
     pub fn detect(file_name: &str) -> Option<Self> {
         match file_name {
             "Cargo.lock" => Some(Self::Cargo),
+            "poetry.lock" => Some(Self::Poetry),
+            "Pipfile.lock" => Some(Self::Pipfile),
+            "uv.lock" => Some(Self::Uv),
+            "go.mod" => Some(Self::GoMod),
+            name if name.starts_with("requirements") && name.ends_with(".txt") => {
+                Some(Self::Requirements)
+            }
             _ => None,
         }
     }
@@ -43,6 +68,11 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Self::Cargo => "Cargo.lock",
+            Self::Requirements => "requirements.txt",
+            Self::Poetry => "poetry.lock",
+            Self::Pipfile => "Pipfile.lock",
+            Self::Uv => "uv.lock",
+            Self::GoMod => "go.mod",
         }
     }
 }
@@ -89,10 +119,59 @@ pub fn parse(
     text: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Inventory, LockfileError> {
-    let _ = companion;
     match format {
         Format::Cargo => Ok(Lockfile::parse_cargo_lock(path, text)?.to_inventory()),
+        Format::Requirements => requirements::parse(path, text, companion),
+        Format::Poetry => poetry::parse(path, text),
+        Format::Pipfile => pipfile::parse(path, text),
+        Format::Uv => uv::parse(path, text),
+        Format::GoMod => gomod::parse(path, text, companion),
     }
+}
+
+/// A TOML lockfile that does not parse, with the line and column the
+/// parser gives.
+fn toml_error(path: &str, error: toml::de::Error) -> LockfileError {
+    LockfileError::Syntax {
+        path: path.to_owned(),
+        error: Box::new(error),
+    }
+}
+
+/// The 1-based line of the byte at `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// A Python project name in the normalised form PEP 503 compares names
+/// in: lowercase, every run of `-`, `_` and `.` one `-`.
+fn python_key(name: &str) -> String {
+    let mut key = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !key.ends_with('-') {
+                key.push('-');
+            }
+        } else {
+            key.push(c.to_ascii_lowercase());
+        }
+    }
+    key
+}
+
+/// The registry URL PyPI's simple index is written with, in any of the
+/// forms tools write it.
+fn is_pypi_index(url: &str) -> bool {
+    let url = url.trim_end_matches('/');
+    matches!(
+        url,
+        "https://pypi.org/simple" | "https://pypi.python.org/simple" | "https://pypi.org/pypi"
+    )
 }
 
 /// Why a lockfile could not be read.

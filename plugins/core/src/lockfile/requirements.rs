@@ -1,0 +1,474 @@
+//! pip requirements files (`requirements*.txt`) read as lockfiles.
+//!
+//! A requirements file locks a package when it pins it to one version
+//! (`name==1.2.3` or `name===1.2.3`), or names it by a URL, a version
+//! control reference or a local path. That is what `pip-compile` and
+//! `pip freeze` write, and what this reader turns into packages: names as
+//! written (PyPI's normalisation is the purl writer's business), the
+//! `--hash` options as the package's hashes, and the origin from the
+//! entry's form.
+//!
+//! What pip's file syntax allows is understood: `\` line continuations,
+//! `#` comments, extras (`name[socks]==1`), `-r`/`--requirement` includes,
+//! `-c`/`--constraint` files, editable entries (`-e`), `name @ url` direct
+//! references, and the global options. An include is read through the
+//! caller's `companion` callback, relative to the file that includes it;
+//! an include cycle is refused.
+//!
+//! Choices worth knowing:
+//!
+//! - Environment markers (`; python_version < "3.11"`) are not evaluated.
+//!   A lockfile pins for every interpreter and platform it is installed
+//!   on, and which of them a scan is about is not known here, so a package
+//!   behind a marker is reported like any other.
+//! - A requirement that is not pinned (`flask>=2`) locks nothing: unless a
+//!   constraints file pins it, it becomes a warning naming the file and
+//!   line, never a package with a guessed version.
+//! - A constraints file only narrows what is required elsewhere; a package
+//!   it names that no requirement asks for is not installed, so it is not
+//!   a package here either.
+//! - `--index-url` makes every pinned package come from that index
+//!   ([`Origin::OtherRegistry`]) unless it is PyPI's. `--extra-index-url`
+//!   and `--find-links` add places pip may also take a package from; which
+//!   one it took is not recorded, so each is a warning and the packages
+//!   stay PyPI's.
+//! - Requirements files record no scopes and no dependency edges.
+
+use std::collections::BTreeMap;
+
+use super::requirement_line::{Entry, Line, Spec};
+use super::{LockfileError, is_pypi_index, python_key};
+use crate::package::{Ecosystem, Inventory, Origin, Package};
+
+/// Reads a requirements file and the files it includes.
+pub(super) fn parse(
+    path: &str,
+    text: &str,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Inventory, LockfileError> {
+    let top = file_name(path).to_owned();
+    let mut reader = Reader {
+        dir: parent(path).to_owned(),
+        companion,
+        stack: Vec::new(),
+        entries: Vec::new(),
+        constraints: BTreeMap::new(),
+        index: None,
+        warnings: Vec::new(),
+    };
+    reader.read_file(&top, text, Role::Requirements)?;
+    Ok(reader.finish(Inventory::new(path, "requirements.txt", text.as_bytes())))
+}
+
+/// Whether a file's entries are requirements or constraints on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Requirements,
+    Constraints,
+}
+
+/// A requirement read so far, in file order.
+enum Found {
+    /// A locked package.
+    Package(Package),
+    /// A requirement with no single version, waiting for a constraint;
+    /// `at` names the file and line for the warning.
+    Unpinned {
+        name: String,
+        spec: String,
+        at: String,
+    },
+}
+
+/// Walks a requirements file and its includes, depth first.
+struct Reader<'a> {
+    /// The directory of the top file, as given, for messages.
+    dir: String,
+    companion: &'a dyn Fn(&str) -> std::io::Result<String>,
+    /// The files being read, relative to the top file's directory, outermost
+    /// first: an include of one of them is a cycle.
+    stack: Vec<String>,
+    entries: Vec<Found>,
+    /// Pinned constraints by normalised name: the version and the hashes.
+    constraints: BTreeMap<String, (String, Vec<String>)>,
+    /// The last `--index-url`, which pip applies to the whole install.
+    index: Option<String>,
+    warnings: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// Reads the file `relative` (to the top file's directory) whose text is
+    /// `text`.
+    fn read_file(&mut self, relative: &str, text: &str, role: Role) -> Result<(), LockfileError> {
+        self.stack.push(relative.to_owned());
+        for (number, line) in logical_lines(text) {
+            let at = format!("`{}`, line {number}", self.shown(relative));
+            match Line::parse(&line) {
+                Ok(parsed) => self.take(relative, number, &at, parsed, role)?,
+                Err(why) => self.warnings.push(format!("{at}: `{line}`: {why}")),
+            }
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    /// Acts on one parsed line of the file `relative`.
+    fn take(
+        &mut self,
+        relative: &str,
+        number: usize,
+        at: &str,
+        line: Line,
+        role: Role,
+    ) -> Result<(), LockfileError> {
+        match line {
+            Line::Include {
+                target,
+                constraints,
+            } => {
+                let role = if constraints { Role::Constraints } else { role };
+                self.include(relative, number, &target, role)
+            }
+            Line::IndexUrl(url) => {
+                self.index = Some(url);
+                Ok(())
+            }
+            Line::ExtraSource { option, url } => {
+                self.warnings.push(format!(
+                    "{at}: `{option} {url}`: packages may come from there as well as the \
+                     index, which the file does not record; they are reported as PyPI packages"
+                ));
+                Ok(())
+            }
+            Line::Ignored => Ok(()),
+            Line::UnknownOption(option) => {
+                self.warnings.push(format!(
+                    "{at}: unknown option `{option}` ignored; what it changes is not reflected"
+                ));
+                Ok(())
+            }
+            Line::Requirement(entry) => {
+                self.requirement(relative, at, entry, role);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads the file an `-r` or `-c` line names, relative to `including`.
+    fn include(
+        &mut self,
+        including: &str,
+        number: usize,
+        target: &str,
+        role: Role,
+    ) -> Result<(), LockfileError> {
+        if target.contains("://") {
+            self.warnings.push(format!(
+                "`{}`, line {number}: `{target}` is a remote file, which is not fetched; \
+                 its requirements are not included",
+                self.shown(including)
+            ));
+            return Ok(());
+        }
+        let relative = join(parent(including), target);
+        if self.stack.contains(&relative) {
+            let mut chain = self.stack.clone();
+            chain.push(relative);
+            return Err(LockfileError::Invalid {
+                path: self.shown(including),
+                line: Some(number),
+                message: format!("include cycle: {}", chain.join(" -> ")),
+            });
+        }
+        let text = (self.companion)(&relative).map_err(|error| LockfileError::Companion {
+            path: self.shown(including),
+            needed: target.to_owned(),
+            error,
+        })?;
+        self.read_file(&relative, &text, role)
+    }
+
+    /// Records a requirement (or constraint) entry.
+    fn requirement(&mut self, relative: &str, at: &str, entry: Entry, role: Role) {
+        if role == Role::Constraints {
+            self.constrain(at, entry);
+            return;
+        }
+        let found = match entry.spec {
+            Spec::Pinned(version) => Found::Package(Package {
+                hashes: entry.hashes,
+                ..Package::new(Ecosystem::PyPi, entry.name, version)
+            }),
+            Spec::Unpinned(spec) => Found::Unpinned {
+                name: entry.name,
+                spec,
+                at: at.to_owned(),
+            },
+            Spec::Located { origin, version } => {
+                let origin = self.locate(relative, origin);
+                if matches!(origin, Origin::Vcs { .. }) && version.is_empty() {
+                    self.warnings.push(format!(
+                        "{at}: `{}` names no revision, so which commit is installed is \
+                         not known; add `@<commit>`",
+                        entry.name
+                    ));
+                }
+                let (name, version) = self.name_local(at, &origin, entry.name, version);
+                Found::Package(Package {
+                    origin,
+                    hashes: entry.hashes,
+                    ..Package::new(Ecosystem::PyPi, name, version)
+                })
+            }
+        };
+        self.entries.push(found);
+    }
+
+    /// Notes a pinned constraint; a constraint without a single version
+    /// pins nothing and is left to pip.
+    fn constrain(&mut self, at: &str, entry: Entry) {
+        match entry.spec {
+            Spec::Pinned(version) => {
+                let key = python_key(&entry.name);
+                self.constraints.insert(key, (version, entry.hashes));
+            }
+            Spec::Unpinned(_) => {}
+            Spec::Located { .. } => self.warnings.push(format!(
+                "{at}: `{}` is a URL or path constraint, which is not applied",
+                entry.name
+            )),
+        }
+    }
+
+    /// A local path made relative to the top file's directory, so every
+    /// local package names its path the same way.
+    fn locate(&self, relative: &str, origin: Origin) -> Origin {
+        match origin {
+            Origin::Local { path: Some(path) } if !path.starts_with('/') => Origin::Local {
+                path: Some(join(parent(relative), &path)),
+            },
+            other => other,
+        }
+    }
+
+    /// The name and version of an entry given by location. A local
+    /// directory without an `#egg=` name takes them from its
+    /// `pyproject.toml`; failing that, the path stands for the name.
+    fn name_local(
+        &mut self,
+        at: &str,
+        origin: &Origin,
+        name: String,
+        version: String,
+    ) -> (String, String) {
+        if !name.is_empty() {
+            return (name, version);
+        }
+        let path = match origin {
+            Origin::Local { path: Some(path) } => path.clone(),
+            Origin::Vcs { url, .. } | Origin::Url { url } => url.clone(),
+            _ => String::new(),
+        };
+        if let Some(project) = self.pyproject(origin) {
+            return project;
+        }
+        self.warnings.push(format!(
+            "{at}: `{path}` gives no project name (no `#egg=` and no readable \
+             pyproject.toml with `[project] name`); it is listed by its path"
+        ));
+        (path, version)
+    }
+
+    /// `[project] name` and `version` of a local directory's
+    /// `pyproject.toml`, when it has one.
+    fn pyproject(&self, origin: &Origin) -> Option<(String, String)> {
+        let Origin::Local { path: Some(dir) } = origin else {
+            return None;
+        };
+        let text = (self.companion)(&join(dir, "pyproject.toml")).ok()?;
+        let table: toml::Table = toml::from_str(&text).ok()?;
+        let project = table.get("project")?.as_table()?;
+        let name = project.get("name")?.as_str()?.to_owned();
+        let version = project.get("version").and_then(|v| v.as_str());
+        Some((name, version.unwrap_or_default().to_owned()))
+    }
+
+    /// The inventory: pinned packages, unpinned ones that a constraint
+    /// pins, and a warning for each of the rest.
+    fn finish(mut self, mut inventory: Inventory) -> Inventory {
+        let registry = match self.index.take() {
+            Some(url) if !is_pypi_index(&url) => Origin::OtherRegistry { url },
+            _ => Origin::Registry,
+        };
+        for found in std::mem::take(&mut self.entries) {
+            let Some(mut package) = self.settle(found) else {
+                continue;
+            };
+            if package.origin == Origin::Registry {
+                package.origin = registry.clone();
+            }
+            let is_project = local_path(&package) == Some(".");
+            let index = merge_or_push(&mut inventory.packages, package);
+            if is_project && !inventory.roots.contains(&index) {
+                inventory.roots.push(index);
+            }
+        }
+        inventory.warnings = self.warnings;
+        inventory
+    }
+
+    /// A found requirement as a package, or `None` (with a warning) when
+    /// nothing pins its version.
+    fn settle(&mut self, found: Found) -> Option<Package> {
+        match found {
+            Found::Package(package) => Some(package),
+            Found::Unpinned { name, spec, at } => {
+                if let Some((version, hashes)) = self.constraints.get(&python_key(&name)) {
+                    return Some(Package {
+                        hashes: hashes.clone(),
+                        ..Package::new(Ecosystem::PyPi, name, version.clone())
+                    });
+                }
+                self.warnings.push(format!(
+                    "{at}: `{name}{spec}` is not pinned to one version, so which version is \
+                     installed is not known; pin it with `==` (pip-compile does) or in a \
+                     constraints file"
+                ));
+                None
+            }
+        }
+    }
+
+    /// `relative` as the user would find it: beside the top file.
+    fn shown(&self, relative: &str) -> String {
+        join(&self.dir, relative)
+    }
+}
+
+/// Adds `package`, or merges its hashes into an identical entry already
+/// listed (the same pin in two included files); gives its index.
+fn merge_or_push(packages: &mut Vec<Package>, package: Package) -> usize {
+    let same = packages.iter().position(|known| {
+        python_key(&known.name) == python_key(&package.name)
+            && known.version == package.version
+            && known.origin == package.origin
+    });
+    let Some(index) = same else {
+        packages.push(package);
+        return packages.len() - 1;
+    };
+    let known = &mut packages[index];
+    for hash in package.hashes {
+        if !known.hashes.contains(&hash) {
+            known.hashes.push(hash);
+        }
+    }
+    index
+}
+
+fn local_path(package: &Package) -> Option<&str> {
+    match &package.origin {
+        Origin::Local { path } => path.as_deref(),
+        _ => None,
+    }
+}
+
+/// The file's lines with continuations joined and comments removed, each
+/// with the number of its first physical line; blank ones are left out.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let (start, mut joined) = pending.take().unwrap_or((index + 1, String::new()));
+        match raw.strip_suffix('\\') {
+            Some(head) => {
+                joined.push_str(head);
+                pending = Some((start, joined));
+            }
+            None => {
+                joined.push_str(raw);
+                lines.push((start, joined));
+            }
+        }
+    }
+    lines.extend(pending);
+    lines
+        .into_iter()
+        .map(|(number, line)| (number, strip_comment(&line).trim().to_owned()))
+        .filter(|(_, line)| !line.is_empty())
+        .collect()
+}
+
+/// The line up to a `#` that starts it or follows whitespace, as pip
+/// reads comments; a `#` inside a URL (`#egg=`) is not a comment.
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (index, &byte) in bytes.iter().enumerate() {
+        if byte == b'#' && (index == 0 || bytes[index - 1].is_ascii_whitespace()) {
+            return &line[..index];
+        }
+    }
+    line
+}
+
+/// The last component of a `/`-separated path.
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Everything before the last component of a `/`-separated path, or `""`.
+fn parent(path: &str) -> &str {
+    path.rfind(['/', '\\']).map_or("", |end| &path[..end])
+}
+
+/// `relative` resolved against the directory `dir`, with `.` and `..`
+/// components folded where they can be.
+fn join(dir: &str, relative: &str) -> String {
+    if relative.starts_with('/') {
+        return relative.to_owned();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in dir.split('/').chain(relative.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|last| *last != "..") => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuations_join_and_comments_go_but_url_fragments_stay() {
+        let text = "# header\nrequests==2.31.0 \\\n    --hash=sha256:aa  # pinned\n\n\
+                    pip @ https://example.com/pip.zip#egg=pip\n";
+        assert_eq!(
+            logical_lines(text),
+            vec![
+                (2, "requests==2.31.0     --hash=sha256:aa".to_owned()),
+                (5, "pip @ https://example.com/pip.zip#egg=pip".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn includes_resolve_against_the_including_file() {
+        assert_eq!(join("", "base.txt"), "base.txt");
+        assert_eq!(join("reqs", "../common/base.txt"), "common/base.txt");
+        assert_eq!(join("reqs", "./dev.txt"), "reqs/dev.txt");
+        assert_eq!(join("", "."), ".");
+        assert_eq!(join("", "../outside.txt"), "../outside.txt");
+        assert_eq!(parent("a/b/requirements.txt"), "a/b");
+        assert_eq!(parent("requirements.txt"), "");
+    }
+}
