@@ -268,6 +268,14 @@ fn unquote(word: &str) -> &str {
     word.trim_matches(|c| c == '"' || c == '`')
 }
 
+/// The file `name` in the directory of `path`, for messages.
+fn beside(path: &str, name: &str) -> String {
+    match path.rfind(['/', '\\']) {
+        Some(end) => format!("{}{name}", &path[..=end]),
+        None => name.to_owned(),
+    }
+}
+
 /// Gives each registry module its `h1:` hash from `go.sum`, and warns of
 /// modules go.sum does not list at all.
 fn add_hashes(path: &str, sums: &str, inventory: &mut Inventory) {
@@ -280,7 +288,8 @@ fn add_hashes(path: &str, sums: &str, inventory: &mut Inventory) {
                 by_module.entry((module, version)).or_default().push(hash);
             }
             _ => inventory.warnings.push(format!(
-                "`go.sum` beside `{path}`, line {}: not `<module> <version> h1:<hash>`",
+                "`{}`, line {}: not `<module> <version> h1:<hash>`",
+                beside(path, "go.sum"),
                 index + 1
             )),
         }

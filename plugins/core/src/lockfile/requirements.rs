@@ -437,10 +437,10 @@ fn join(dir: &str, relative: &str) -> String {
             other => parts.push(other),
         }
     }
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
+    match (dir.starts_with('/'), parts.is_empty()) {
+        (true, _) => format!("/{}", parts.join("/")),
+        (false, true) => ".".to_owned(),
+        (false, false) => parts.join("/"),
     }
 }
 
@@ -468,6 +468,7 @@ mod tests {
         assert_eq!(join("reqs", "./dev.txt"), "reqs/dev.txt");
         assert_eq!(join("", "."), ".");
         assert_eq!(join("", "../outside.txt"), "../outside.txt");
+        assert_eq!(join("/srv/app", "reqs/base.txt"), "/srv/app/reqs/base.txt");
         assert_eq!(parent("a/b/requirements.txt"), "a/b");
         assert_eq!(parent("requirements.txt"), "");
     }
