@@ -312,3 +312,74 @@ fn add_hashes(path: &str, sums: &str, inventory: &mut Inventory) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GO_MOD: &str =
+        include_str!("../../tests/fixtures/lockfiles/go/replace-and-versions/go.mod");
+    const GO_SUM: &str =
+        include_str!("../../tests/fixtures/lockfiles/go/replace-and-versions/go.sum");
+
+    fn hashes_of(inventory: &Inventory, name: &str) -> Vec<String> {
+        let package = inventory.packages.iter().find(|p| p.name == name).unwrap();
+        package.hashes.clone()
+    }
+
+    #[test]
+    fn modules_take_their_h1_hash_and_never_the_go_mod_one() {
+        let inventory = parse("go.mod", GO_MOD, &|_| Ok(GO_SUM.to_owned())).unwrap();
+        assert_eq!(
+            hashes_of(&inventory, "github.com/go-chi/chi/v5"),
+            ["h1:9euLV5sTrTNTRUU9POmDUvfxyj6LAABLUcEWO+JJb4s="]
+        );
+        // The replacement's hash, not the replaced module's.
+        assert_eq!(
+            hashes_of(&inventory, "go.uber.org/mock"),
+            ["h1:VcM4ZOtdbR4f6VXfiOpwpVJDL6lCReaZ6mw31wqh7KU="]
+        );
+        assert!(hashes_of(&inventory, "example.com/gantry/tools").is_empty());
+        assert!(inventory.warnings.is_empty(), "{:?}", inventory.warnings);
+    }
+
+    #[test]
+    fn go_sum_is_asked_for_beside_go_mod_and_unreadable_is_an_error() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let denied = |name: &str| {
+            asked.borrow_mut().push(name.to_owned());
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        };
+        let error = parse("app/go.mod", GO_MOD, &denied).unwrap_err();
+        assert_eq!(*asked.borrow(), ["go.sum"]);
+        assert!(error.to_string().contains("needs `go.sum`"), "{error}");
+    }
+
+    #[test]
+    fn versions_must_be_go_module_versions() {
+        assert!(check_version("m", "v1.2.3").is_ok());
+        assert!(check_version("m", "v0.0.0-20210101000000-abcdef123456").is_ok());
+        assert!(check_version("m", "v2.0.0+incompatible").is_ok());
+        assert!(check_version("m", "1.2.3").is_err());
+        assert!(check_version("m", "vX").is_err());
+    }
+
+    #[test]
+    fn a_replacement_for_one_version_beats_one_for_all() {
+        let text = "module m\nrequire a.example/x v1.0.0\n\
+                    replace a.example/x => b.example/x v2.0.0\n\
+                    replace a.example/x v1.0.0 => ../x\n";
+        let inventory = parse("go.mod", text, &|_| Ok(String::new())).unwrap();
+        let x = &inventory.packages[1];
+        assert_eq!(
+            (x.name.as_str(), x.version.as_str()),
+            ("a.example/x", "v1.0.0")
+        );
+        assert_eq!(
+            x.origin,
+            Origin::Local {
+                path: Some("../x".into())
+            }
+        );
+    }
+}

@@ -292,3 +292,44 @@ pub enum LockfileError {
         dependency: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_by_their_file_names() {
+        assert_eq!(
+            Format::detect("requirements.txt"),
+            Some(Format::Requirements)
+        );
+        assert_eq!(
+            Format::detect("requirements-dev.txt"),
+            Some(Format::Requirements)
+        );
+        assert_eq!(Format::detect("requirements.in"), None);
+        assert_eq!(Format::detect("constraints.txt"), None);
+        assert_eq!(Format::detect("poetry.lock"), Some(Format::Poetry));
+        assert_eq!(Format::detect("Pipfile.lock"), Some(Format::Pipfile));
+        assert_eq!(Format::detect("Pipfile"), None);
+        assert_eq!(Format::detect("uv.lock"), Some(Format::Uv));
+        assert_eq!(Format::detect("go.mod"), Some(Format::GoMod));
+        assert_eq!(Format::detect("go.sum"), None);
+    }
+
+    #[test]
+    fn python_names_compare_as_pep_503_normalises_them() {
+        assert_eq!(python_key("PyYAML"), "pyyaml");
+        assert_eq!(python_key("typing_extensions"), "typing-extensions");
+        assert_eq!(python_key("zope.interface"), "zope-interface");
+        assert_eq!(python_key("a-_.b"), "a-b");
+        assert_ne!(python_key("foo-bar"), python_key("foobar"));
+    }
+
+    #[test]
+    fn lines_count_from_one() {
+        assert_eq!(line_at("a\nb\nc", 0), 1);
+        assert_eq!(line_at("a\nb\nc", 2), 2);
+        assert_eq!(line_at("a\nb\nc", 99), 3);
+    }
+}

@@ -204,3 +204,34 @@ fn add(inventory: &mut Inventory, mut package: Package, scope: Scope) {
     package.scope = Some(scope);
     inventory.packages.push(package);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str =
+        include_str!("../../tests/fixtures/lockfiles/pipfile/editable-and-develop/Pipfile.lock");
+
+    #[test]
+    fn hashes_are_kept_as_pipenv_writes_them() {
+        let inventory = parse("Pipfile.lock", LOCK).unwrap();
+        let six = inventory.packages.iter().find(|p| p.name == "six").unwrap();
+        assert_eq!(
+            six.hashes,
+            [
+                "sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
+                "sha256:ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_json_file_without_package_categories_is_refused() {
+        let error = parse("Pipfile.lock", r#"{"_meta": {}}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("no `default` or `develop`"),
+            "{error}"
+        );
+        assert!(parse("Pipfile.lock", r#"{"default": {}}"#).is_ok());
+    }
+}

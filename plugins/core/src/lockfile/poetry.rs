@@ -236,3 +236,64 @@ fn link(inventory: &mut Inventory, read: &[Wanted]) {
         inventory.packages[index].dependencies = dependencies;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str =
+        include_str!("../../tests/fixtures/lockfiles/poetry/lock-1.1-category/poetry.lock");
+    const NEW: &str =
+        include_str!("../../tests/fixtures/lockfiles/poetry/lock-2.1-groups/poetry.lock");
+
+    fn package<'a>(inventory: &'a Inventory, name: &str) -> &'a Package {
+        inventory.packages.iter().find(|p| p.name == name).unwrap()
+    }
+
+    #[test]
+    fn old_locks_take_hashes_from_the_metadata_files_table() {
+        let inventory = parse("poetry.lock", OLD).unwrap();
+        assert_eq!(
+            package(&inventory, "six").hashes,
+            [
+                "sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254",
+                "sha256:1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926",
+            ]
+        );
+        assert!(package(&inventory, "helper").hashes.is_empty());
+    }
+
+    #[test]
+    fn new_locks_take_hashes_from_inline_files() {
+        let inventory = parse("poetry.lock", NEW).unwrap();
+        let six = package(&inventory, "six");
+        assert_eq!(six.hashes.len(), 2);
+        assert!(six.hashes.iter().all(|hash| hash.starts_with("sha256:")));
+        assert!(six.hashes.contains(
+            &"sha256:ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81".to_owned()
+        ));
+    }
+
+    #[test]
+    fn only_marker_extra_or_python_dependencies_are_conditional() {
+        let spec = |text: &str| -> toml::Value {
+            toml::from_str::<toml::Table>(text).unwrap()["d"].clone()
+        };
+        assert!(is_conditional(&spec(
+            r#"d = {version = "*", markers = "x"}"#
+        )));
+        assert!(is_conditional(&spec(
+            r#"d = {version = "*", optional = true}"#
+        )));
+        assert!(is_conditional(&spec(
+            r#"d = [{version = "<2", python = "<3.8"}, {version = ">=2", markers = "y"}]"#
+        )));
+        assert!(!is_conditional(&spec(r#"d = ">=1""#)));
+        assert!(!is_conditional(&spec(
+            r#"d = {version = "*", optional = false}"#
+        )));
+        assert!(!is_conditional(&spec(
+            r#"d = [{version = "<2", python = "<3.8"}, {version = ">=2"}]"#
+        )));
+    }
+}

@@ -461,6 +461,85 @@ mod tests {
         );
     }
 
+    fn read(files: &[(&str, &str)]) -> Result<Inventory, LockfileError> {
+        let companion = |name: &str| {
+            let found = files.iter().find(|(file, _)| *file == name);
+            found
+                .map(|(_, text)| (*text).to_owned())
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        };
+        parse("requirements.txt", files[0].1, &companion)
+    }
+
+    #[test]
+    fn constraints_give_unpinned_requirements_their_version_and_hashes() {
+        let inventory = read(&[
+            (
+                "requirements.txt",
+                "-c c.txt
+flask[async]
+",
+            ),
+            (
+                "c.txt",
+                "Flask==3.0.3 --hash=sha256:aa
+werkzeug==3.0.3
+",
+            ),
+        ])
+        .unwrap();
+        let flask = &inventory.packages[..];
+        assert_eq!(flask.len(), 1, "{flask:?}");
+        assert_eq!(
+            (flask[0].name.as_str(), flask[0].version.as_str()),
+            ("flask", "3.0.3")
+        );
+        assert_eq!(flask[0].hashes, ["sha256:aa"]);
+        assert!(inventory.warnings.is_empty(), "{:?}", inventory.warnings);
+    }
+
+    #[test]
+    fn the_same_pin_in_two_files_is_one_package_with_every_hash() {
+        let inventory = read(&[
+            (
+                "requirements.txt",
+                "six==1.17.0 --hash=sha256:aa
+-r more.txt
+",
+            ),
+            (
+                "more.txt",
+                "Six==1.17.0 --hash=sha256:bb
+six==1.16.0
+",
+            ),
+        ])
+        .unwrap();
+        let versions: Vec<&str> = inventory
+            .packages
+            .iter()
+            .map(|p| p.version.as_str())
+            .collect();
+        assert_eq!(versions, ["1.17.0", "1.16.0"]);
+        assert_eq!(inventory.packages[0].hashes, ["sha256:aa", "sha256:bb"]);
+    }
+
+    #[test]
+    fn a_requirement_including_itself_is_a_cycle() {
+        let error = read(&[(
+            "requirements.txt",
+            "-r ./requirements.txt
+",
+        )])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("line 1: include cycle: requirements.txt -> requirements.txt"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn includes_resolve_against_the_including_file() {
         assert_eq!(join("", "base.txt"), "base.txt");

@@ -316,3 +316,55 @@ fn resolve(
         extras: dep.extra.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROJECT: &str =
+        include_str!("../../tests/fixtures/lockfiles/uv/editable-project/uv.lock");
+
+    #[test]
+    fn hashes_come_from_the_sdist_and_every_wheel() {
+        let inventory = parse("uv.lock", PROJECT).unwrap();
+        let six = inventory.packages.iter().find(|p| p.name == "six").unwrap();
+        assert_eq!(six.hashes.len(), 2);
+        assert_eq!(
+            six.hashes[0],
+            "sha256:ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81"
+        );
+        let demo = inventory
+            .packages
+            .iter()
+            .find(|p| p.name == "demo")
+            .unwrap();
+        assert!(demo.hashes.is_empty());
+    }
+
+    #[test]
+    fn git_sources_lose_their_query_and_keep_the_commit() {
+        assert_eq!(
+            git_origin("https://github.com/a/b?tag=v1#0123abc"),
+            Origin::Vcs {
+                url: "https://github.com/a/b".into(),
+                commit: Some("0123abc".into())
+            }
+        );
+        assert_eq!(
+            git_origin("https://github.com/a/b"),
+            Origin::Vcs {
+                url: "https://github.com/a/b".into(),
+                commit: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_lockfile_without_workspace_members_gives_no_scopes() {
+        let text = "version = 1\n[[package]]\nname = \"six\"\nversion = \"1.17.0\"\n\
+                    source = { registry = \"https://pypi.org/simple\" }\n";
+        let inventory = parse("uv.lock", text).unwrap();
+        assert_eq!(inventory.packages[0].scope, None);
+        assert!(inventory.roots.is_empty());
+    }
+}
