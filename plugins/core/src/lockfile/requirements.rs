@@ -206,11 +206,12 @@ impl Reader<'_> {
             },
             Spec::Located { origin, version } => {
                 let origin = self.locate(relative, origin);
-                if matches!(origin, Origin::Vcs { .. }) && version.is_empty() {
+                if let Origin::Vcs { url, .. } = &origin
+                    && version.is_empty()
+                {
                     self.warnings.push(format!(
-                        "{at}: `{}` names no revision, so which commit is installed is \
-                         not known; add `@<commit>`",
-                        entry.name
+                        "{at}: `{url}` names no revision, so which commit is installed is \
+                         not known; add `@<commit>`"
                     ));
                 }
                 let (name, version) = self.name_local(at, &origin, entry.name, version);
@@ -252,7 +253,7 @@ impl Reader<'_> {
     }
 
     /// The name and version of an entry given by location. A local
-    /// directory without an `#egg=` name takes them from its
+    /// directory takes what `#egg=` does not give from its
     /// `pyproject.toml`; failing that, the path stands for the name.
     fn name_local(
         &mut self,
@@ -261,6 +262,18 @@ impl Reader<'_> {
         name: String,
         version: String,
     ) -> (String, String) {
+        if !name.is_empty() && !version.is_empty() {
+            return (name, version);
+        }
+        if let Some((project, project_version)) = self.pyproject(origin) {
+            let name = if name.is_empty() { project } else { name };
+            let version = if version.is_empty() {
+                project_version
+            } else {
+                version
+            };
+            return (name, version);
+        }
         if !name.is_empty() {
             return (name, version);
         }
@@ -269,9 +282,6 @@ impl Reader<'_> {
             Origin::Vcs { url, .. } | Origin::Url { url } => url.clone(),
             _ => String::new(),
         };
-        if let Some(project) = self.pyproject(origin) {
-            return project;
-        }
         self.warnings.push(format!(
             "{at}: `{path}` gives no project name (no `#egg=` and no readable \
              pyproject.toml with `[project] name`); it is listed by its path"

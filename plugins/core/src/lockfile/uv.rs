@@ -11,7 +11,8 @@
 //! and by version and source only when the name alone is ambiguous.
 //!
 //! uv does not say which packages are for development, so the scope is
-//! worked out from the graph: what the roots need through `dependencies`
+//! worked out from the graph: the workspace members, and what they need
+//! through `dependencies`
 //! (and the extras those dependencies ask for) is run time; what only an
 //! extra of a root brings in is optional; what only a dependency group
 //! (`dev` and the like) brings in is for development. A lockfile without
