@@ -12,11 +12,10 @@
 //!
 //! uv does not say which packages are for development, so the scope is
 //! worked out from the graph: the workspace members, and what they need
-//! through `dependencies`
-//! (and the extras those dependencies ask for) is run time; what only an
-//! extra of a root brings in is optional; what only a dependency group
-//! (`dev` and the like) brings in is for development. A lockfile without
-//! workspace members gives no scopes.
+//! through `dependencies` (with the extras those dependencies ask for),
+//! are run time; what only an extra of a member brings in is optional;
+//! what only a dependency group (`dev` and the like) brings in is for
+//! development. A lockfile without workspace members gives no scopes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
