@@ -16,6 +16,10 @@ use std::path::Path;
 use crate::package::Inventory;
 
 pub mod cargo;
+mod js;
+mod npm;
+mod pnpm;
+mod yarn;
 
 pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
 
@@ -24,17 +28,28 @@ pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
 pub enum Format {
     /// `Cargo.lock`, versions 1 to 4.
     Cargo,
+    /// npm's `package-lock.json` or `npm-shrinkwrap.json`, lockfile
+    /// versions 1 to 3.
+    Npm,
+    /// `yarn.lock`, Yarn classic's (v1) or Yarn berry's (YAML).
+    Yarn,
+    /// `pnpm-lock.yaml`, lockfile versions 5.x, 6.x and 9.0.
+    Pnpm,
 }
 
 impl Format {
     /// The file names [`Format::detect`] knows, for messages.
-    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock";
+    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock, package-lock.json, \
+        npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml";
 
     /// The format of a file named `file_name` (the last component of its
     /// path), if it is a lockfile this module reads.
     pub fn detect(file_name: &str) -> Option<Self> {
         match file_name {
             "Cargo.lock" => Some(Self::Cargo),
+            "package-lock.json" | "npm-shrinkwrap.json" => Some(Self::Npm),
+            "yarn.lock" => Some(Self::Yarn),
+            "pnpm-lock.yaml" => Some(Self::Pnpm),
             _ => None,
         }
     }
@@ -43,6 +58,9 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Self::Cargo => "Cargo.lock",
+            Self::Npm => "package-lock.json",
+            Self::Yarn => "yarn.lock",
+            Self::Pnpm => "pnpm-lock.yaml",
         }
     }
 }
@@ -89,9 +107,11 @@ pub fn parse(
     text: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Inventory, LockfileError> {
-    let _ = companion;
     match format {
         Format::Cargo => Ok(Lockfile::parse_cargo_lock(path, text)?.to_inventory()),
+        Format::Npm => npm::parse(path, text),
+        Format::Yarn => yarn::parse(path, text),
+        Format::Pnpm => pnpm::parse(path, text, companion),
     }
 }
 

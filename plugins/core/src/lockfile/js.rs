@@ -1,0 +1,257 @@
+//! What the JavaScript lockfile readers (npm, Yarn, pnpm) share.
+//!
+//! All three formats name packages the npm way (`name` or `@scope/name`),
+//! write `name@spec` descriptors, and point at tarballs by URL. This module
+//! splits descriptors, tells a package's [`Origin`] from the URL or spec a
+//! lockfile gives, keeps the order of a map's entries (the readers list
+//! packages in the lockfile's order, which `serde_json`'s map does not keep),
+//! and finds the line an entry starts on for messages.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::LockfileError;
+use crate::package::{Ecosystem, Origin, Package, Scope};
+
+/// The hosts of the public npm registry; Yarn writes its own mirror's name.
+const PUBLIC_REGISTRIES: [&str; 2] = ["registry.npmjs.org", "registry.yarnpkg.com"];
+
+/// A map's entries in the order the file lists them.
+pub(super) struct Ordered<T>(pub Vec<(String, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OrderedVisitor(PhantomData))
+    }
+}
+
+struct OrderedVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for OrderedVisitor<T> {
+    type Value = Ordered<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, T>()? {
+            entries.push(entry);
+        }
+        Ok(Ordered(entries))
+    }
+
+    // YAML writes an empty map as `{}` but an absent one as nothing at all.
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ordered(Vec::new()))
+    }
+}
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+/// Splits `name@spec` at the `@` that ends the name, which for a scoped
+/// package is the second one.
+pub(super) fn split_descriptor(descriptor: &str) -> Option<(&str, &str)> {
+    let start = usize::from(descriptor.starts_with('@'));
+    let at = descriptor[start..].find('@')? + start;
+    let (name, spec) = (&descriptor[..at], &descriptor[at + 1..]);
+    (!name.is_empty() && name != "@").then_some((name, spec))
+}
+
+/// The origin of a package fetched from `url`, which a lockfile gives as
+/// its `resolved` (npm, Yarn classic) or tarball (pnpm) URL.
+///
+/// The public registry and Yarn's mirror of it are [`Origin::Registry`];
+/// another URL laid out as a registry's tarball (`<base>/<name>/-/…`) is
+/// [`Origin::OtherRegistry`] at `<base>`; `git+…`, `git:`, `github:` and
+/// GitHub's archive host are [`Origin::Vcs`], with the commit after `#`;
+/// `file:` is [`Origin::Local`]; any other URL is [`Origin::Url`].
+pub(super) fn origin_of_url(url: &str, name: &str) -> Origin {
+    if let Some(path) = url.strip_prefix("file:") {
+        return Origin::Local {
+            path: Some(path.to_owned()),
+        };
+    }
+    if let Some(origin) = vcs_origin(url) {
+        return origin;
+    }
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or(rest));
+    if host.is_some_and(|host| PUBLIC_REGISTRIES.contains(&host)) {
+        return Origin::Registry;
+    }
+    match url.split_once("/-/") {
+        Some((base, _)) if host.is_some() => Origin::OtherRegistry {
+            url: base
+                .strip_suffix(name)
+                .and_then(|base| base.strip_suffix('/'))
+                .unwrap_or(base)
+                .to_owned(),
+        },
+        _ => Origin::Url {
+            url: url.to_owned(),
+        },
+    }
+}
+
+/// The origin of a version control URL, or `None` if `url` is not one.
+fn vcs_origin(url: &str) -> Option<Origin> {
+    let is_vcs = url.starts_with("git+")
+        || url.starts_with("git:")
+        || url.starts_with("git@")
+        || url.starts_with("github:")
+        || url.starts_with("https://codeload.github.com/");
+    if !is_vcs {
+        return None;
+    }
+    if let Some(rest) = url.strip_prefix("https://codeload.github.com/") {
+        // An archive of a commit: `<owner>/<repo>/tar.gz/<commit>`.
+        let parts: Vec<&str> = rest.split('/').collect();
+        if let [owner, repo, _, commit] = parts[..] {
+            return Some(Origin::Vcs {
+                url: format!("https://github.com/{owner}/{repo}"),
+                commit: Some(commit.to_owned()),
+            });
+        }
+    }
+    let (repo, fragment) = url.split_once('#').unwrap_or((url, ""));
+    // Yarn berry writes `#commit=<sha>`, npm and pnpm a bare `#<sha>`.
+    let commit = fragment.strip_prefix("commit=").unwrap_or(fragment);
+    let commit = commit.split('&').next().unwrap_or_default();
+    Some(Origin::Vcs {
+        url: repo.to_owned(),
+        commit: (!commit.is_empty()).then(|| commit.to_owned()),
+    })
+}
+
+/// An npm package with its origin and scope.
+pub(super) fn npm_package(
+    name: &str,
+    version: &str,
+    origin: Origin,
+    scope: Option<Scope>,
+) -> Package {
+    let mut package = Package::new(Ecosystem::Npm, name, version);
+    package.origin = origin;
+    package.scope = scope;
+    package
+}
+
+/// Sorts every package's dependencies and drops repeats.
+pub(super) fn tidy_dependencies(packages: &mut [Package]) {
+    for package in packages {
+        let unique: BTreeSet<usize> = package.dependencies.iter().copied().collect();
+        package.dependencies = unique.into_iter().collect();
+    }
+}
+
+/// The 1-based line of the first line of `text` that, without its
+/// indentation, starts with `key` (bare, single- or double-quoted) and a
+/// colon: where a JSON or YAML entry named `key` begins.
+pub(super) fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let forms = [
+        format!("\"{key}\":"),
+        format!("'{key}':"),
+        format!("{key}:"),
+    ];
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            forms.iter().any(|form| line.starts_with(form.as_str()))
+        })
+        .map(|index| index + 1)
+}
+
+/// A warning about the entry `key`, with its line when it can be found.
+pub(super) fn entry_warning(text: &str, key: &str, message: impl fmt::Display) -> String {
+    match line_of_key(text, key) {
+        Some(line) => format!("line {line}: entry `{key}`: {message}"),
+        None => format!("entry `{key}`: {message}"),
+    }
+}
+
+/// A whole-file error at `line`.
+pub(super) fn invalid(
+    path: &str,
+    line: Option<usize>,
+    message: impl Into<String>,
+) -> LockfileError {
+    LockfileError::Invalid {
+        path: path.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// The file name part of `path`, for the inventory's format.
+pub(super) fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_split_after_the_scope() {
+        assert_eq!(
+            split_descriptor("@types/node@^20"),
+            Some(("@types/node", "^20"))
+        );
+        assert_eq!(split_descriptor("ms@npm:ms@2"), Some(("ms", "npm:ms@2")));
+        assert_eq!(split_descriptor("ms"), None);
+        assert_eq!(split_descriptor("@x"), None);
+    }
+
+    #[test]
+    fn registry_urls_tell_public_from_private() {
+        let public = "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz";
+        assert_eq!(origin_of_url(public, "ms"), Origin::Registry);
+        let private = "https://npm.example.gov/repo/@acme/ui/-/ui-1.0.0.tgz";
+        assert_eq!(
+            origin_of_url(private, "@acme/ui"),
+            Origin::OtherRegistry {
+                url: "https://npm.example.gov/repo".into()
+            }
+        );
+        let plain = "https://example.gov/ui.tgz";
+        assert_eq!(origin_of_url(plain, "ui").kind(), "url");
+    }
+
+    #[test]
+    fn git_urls_keep_their_commit() {
+        let origin = origin_of_url("git+ssh://git@github.com/a/b.git#0123abc", "b");
+        assert_eq!(
+            origin,
+            Origin::Vcs {
+                url: "git+ssh://git@github.com/a/b.git".into(),
+                commit: Some("0123abc".into())
+            }
+        );
+        let archive = "https://codeload.github.com/a/b/tar.gz/0123abc";
+        assert_eq!(
+            origin_of_url(archive, "b"),
+            Origin::Vcs {
+                url: "https://github.com/a/b".into(),
+                commit: Some("0123abc".into())
+            }
+        );
+    }
+
+    #[test]
+    fn entry_lines_are_found_in_json_and_yaml() {
+        let text = "{\n  \"a\": 1,\n  \"node_modules/b\": {}\n}\n";
+        assert_eq!(line_of_key(text, "node_modules/b"), Some(3));
+        assert_eq!(line_of_key("x:\n  '@t/n@1':\n", "@t/n@1"), Some(2));
+        assert_eq!(line_of_key(text, "c"), None);
+    }
+}

@@ -1,0 +1,460 @@
+//! `yarn.lock`, as Yarn classic (1.x) and Yarn berry (2 and later) write it.
+//!
+//! Both list one entry per resolved package under the descriptors that
+//! resolved to it (`"a@^1", a@~1.2:`), and name each dependency by a
+//! descriptor (`a "^1"`), so an edge is found by looking the descriptor up.
+//!
+//! Classic files are Yarn's own indented format, headed
+//! `# yarn lockfile v1`; each entry has a `version`, the `resolved` URL and
+//! usually an `integrity`. The project and its workspaces are not listed.
+//! Berry files are YAML with a `__metadata` entry; each entry has a
+//! `resolution` (`name@npm:1.2.3`, `name@workspace:path`, …) that names the
+//! real package (so an alias is recorded under the name it resolved to)
+//! and its protocol, and a `checksum` of Yarn's cached archive, kept as
+//! written. Workspaces are listed and are the roots.
+//!
+//! Neither records whether a package is only for development, so no scope
+//! is given. Berry does not record which registry served a package, so
+//! every `npm:` package counts as the public registry's.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::LockfileError;
+use super::js::{self, Ordered};
+use crate::package::{Inventory, Origin, Package};
+
+/// Berry `__metadata` versions this reader knows: Yarn 2 wrote 4, Yarn 4
+/// writes 8 and later 10.
+const BERRY_VERSIONS: std::ops::RangeInclusive<u64> = 4..=10;
+
+/// Reads a `yarn.lock` of either kind.
+///
+/// # Errors
+///
+/// [`LockfileError::Invalid`] when the file is neither kind, a classic
+/// line cannot be read (with its line), the YAML is malformed, or the
+/// berry `__metadata` version is unknown.
+pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> {
+    let berry = text.lines().any(|line| line.trim_end() == "__metadata:");
+    let mut reader = if berry {
+        read_berry(path, text)?
+    } else {
+        read_classic(path, text)?
+    };
+    js::tidy_dependencies(&mut reader.packages);
+    let mut inventory = Inventory::new(path, reader.format, text.as_bytes());
+    inventory.packages = reader.packages;
+    inventory.roots = reader.roots;
+    inventory.has_graph = true;
+    inventory.warnings = reader.warnings;
+    Ok(inventory)
+}
+
+/// What both kinds are read into.
+#[derive(Default)]
+struct Reader {
+    format: String,
+    packages: Vec<Package>,
+    roots: Vec<usize>,
+    warnings: Vec<String>,
+    /// Every descriptor an entry is listed under, to its package.
+    descriptors: HashMap<String, usize>,
+    /// Each package's dependencies as `(descriptor, required, line)`.
+    pending: Vec<(usize, String, bool, Option<usize>)>,
+}
+
+impl Reader {
+    fn add(&mut self, package: Package, descriptors: &[String]) -> usize {
+        let index = self.packages.len();
+        self.packages.push(package);
+        for descriptor in descriptors {
+            self.descriptors.insert(descriptor.clone(), index);
+        }
+        index
+    }
+
+    /// Resolves every pending dependency, trying `fallback` on a
+    /// descriptor no entry lists.
+    fn resolve(&mut self, fallback: impl Fn(&str) -> Option<String>) {
+        for (from, descriptor, required, line) in std::mem::take(&mut self.pending) {
+            let found = self.descriptors.get(&descriptor).copied().or_else(|| {
+                let other = fallback(&descriptor)?;
+                self.descriptors.get(&other).copied()
+            });
+            match found {
+                Some(to) => self.packages[from].dependencies.push(to),
+                None if required => {
+                    let at = line
+                        .map(|line| format!("line {line}: "))
+                        .unwrap_or_default();
+                    let package = &self.packages[from];
+                    self.warnings.push(format!(
+                        "{at}entry `{package}`: depends on `{descriptor}`, which no entry lists"
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// One classic entry as read, before it becomes a package.
+#[derive(Default)]
+struct ClassicEntry {
+    line: usize,
+    descriptors: Vec<String>,
+    fields: HashMap<String, String>,
+    /// `(name, range, required)`.
+    dependencies: Vec<(String, String, bool)>,
+}
+
+fn read_classic(path: &str, text: &str) -> Result<Reader, LockfileError> {
+    check_classic_header(path, text)?;
+    let mut reader = Reader {
+        format: "yarn.lock v1".to_owned(),
+        ..Reader::default()
+    };
+    for entry in classic_entries(path, text)? {
+        read_classic_entry(&mut reader, entry);
+    }
+    reader.resolve(|_| None);
+    Ok(reader)
+}
+
+fn check_classic_header(path: &str, text: &str) -> Result<(), LockfileError> {
+    let header = text
+        .lines()
+        .enumerate()
+        .find_map(|(index, line)| Some((index + 1, line.strip_prefix("# yarn lockfile v")?)));
+    match header {
+        Some((_, "1")) => Ok(()),
+        Some((line, version)) => Err(js::invalid(
+            path,
+            Some(line),
+            format!("unsupported yarn lockfile version {version}; classic version 1 is supported"),
+        )),
+        None => Err(js::invalid(
+            path,
+            None,
+            "neither a `# yarn lockfile v1` header nor berry's `__metadata` entry",
+        )),
+    }
+}
+
+/// Splits the classic format into entries, line by line.
+fn classic_entries(path: &str, text: &str) -> Result<Vec<ClassicEntry>, LockfileError> {
+    let mut entries: Vec<ClassicEntry> = Vec::new();
+    let mut section = String::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let content = raw.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = raw.len() - content.len();
+        let bad = |message: &str| js::invalid(path, Some(line), message.to_owned());
+        if indent == 0 {
+            let header = content
+                .strip_suffix(':')
+                .ok_or_else(|| bad("an entry's descriptors must end with `:`"))?;
+            let descriptors = header.split(", ").map(|d| unquote(d).to_owned()).collect();
+            entries.push(ClassicEntry {
+                line,
+                descriptors,
+                ..ClassicEntry::default()
+            });
+            continue;
+        }
+        let entry = entries
+            .last_mut()
+            .ok_or_else(|| bad("an indented line before any entry"))?;
+        if let Some(name) = content.strip_suffix(':').filter(|_| indent == 2) {
+            section = unquote(name).to_owned();
+            continue;
+        }
+        let (key, value) = split_field(content).ok_or_else(|| bad("expected `key value`"))?;
+        match indent {
+            2 => {
+                section.clear();
+                entry.fields.insert(key.to_owned(), value.to_owned());
+            }
+            4 if section == "dependencies" || section == "optionalDependencies" => {
+                let required = section == "dependencies";
+                entry
+                    .dependencies
+                    .push((key.to_owned(), value.to_owned(), required));
+            }
+            4 => {}
+            _ => return Err(bad("unexpected indentation")),
+        }
+    }
+    Ok(entries)
+}
+
+/// Splits `key value`, either of which may be quoted.
+fn split_field(content: &str) -> Option<(&str, &str)> {
+    let (key, value) = match content.strip_prefix('"') {
+        Some(rest) => {
+            let end = rest.find('"')?;
+            (&rest[..end], rest[end + 1..].trim_start())
+        }
+        None => content.split_once(' ')?,
+    };
+    Some((key, unquote(value.trim())))
+}
+
+fn unquote(text: &str) -> &str {
+    text.strip_prefix('"')
+        .and_then(|text| text.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+fn read_classic_entry(reader: &mut Reader, entry: ClassicEntry) {
+    let line = Some(entry.line);
+    let first = entry
+        .descriptors
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let warn = |reader: &mut Reader, message: &str| {
+        let line = entry.line;
+        reader
+            .warnings
+            .push(format!("line {line}: entry `{first}`: {message}"));
+    };
+    let Some((listed, range)) = js::split_descriptor(first) else {
+        return warn(reader, "not a `name@range` descriptor");
+    };
+    let Some(version) = entry.fields.get("version") else {
+        return warn(reader, "no `version`");
+    };
+    // An alias resolves to its real package, which advisories name.
+    let name = range
+        .strip_prefix("npm:")
+        .and_then(js::split_descriptor)
+        .map_or(listed, |(real, _)| real);
+
+    let resolved = entry.fields.get("resolved").map(String::as_str);
+    let local = ["file:", "link:"]
+        .iter()
+        .find_map(|protocol| range.strip_prefix(protocol));
+    let (origin, sha1) = match (local, resolved) {
+        (Some(path), _) => (local_origin(path), None),
+        (None, Some(url)) => classic_origin(url, name),
+        (None, None) => (Origin::Registry, None),
+    };
+    let mut package = js::npm_package(name, version, origin, None);
+    package
+        .hashes
+        .extend(entry.fields.get("integrity").cloned().or(sha1));
+    let index = reader.add(package, &entry.descriptors);
+    for (dependency, range, required) in entry.dependencies {
+        let descriptor = format!("{dependency}@{range}");
+        reader.pending.push((index, descriptor, required, line));
+    }
+}
+
+/// The origin of a classic `resolved` URL, and the SHA-1 Yarn appends to
+/// a tarball URL as its fragment, kept when there is no `integrity`.
+fn classic_origin(url: &str, name: &str) -> (Origin, Option<String>) {
+    let origin = js::origin_of_url(url, name);
+    if matches!(origin, Origin::Vcs { .. }) {
+        return (origin, None);
+    }
+    let Some((bare, fragment)) = url.split_once('#') else {
+        return (origin, None);
+    };
+    let sha1 = (fragment.len() == 40 && fragment.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha1:{fragment}"));
+    (js::origin_of_url(bare, name), sha1)
+}
+
+fn local_origin(path: &str) -> Origin {
+    Origin::Local {
+        path: Some(path.to_owned()),
+    }
+}
+
+/// One berry entry.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BerryEntry {
+    version: Value,
+    resolution: String,
+    #[serde(default)]
+    dependencies: Ordered<Value>,
+    checksum: Option<String>,
+}
+
+fn read_berry(path: &str, text: &str) -> Result<Reader, LockfileError> {
+    let top: Ordered<Value> = serde_saphyr::from_str(text).map_err(|error| {
+        let line = error.location().map(|at| at.line() as usize);
+        js::invalid(path, line, format!("invalid YAML: {error}"))
+    })?;
+    let mut reader = Reader::default();
+    let mut metadata = None;
+    for (key, value) in top.0 {
+        if key == "__metadata" {
+            metadata = value.get("version").cloned();
+            continue;
+        }
+        read_berry_entry(&mut reader, text, &key, value);
+    }
+    let version = berry_version(path, text, metadata)?;
+    reader.format = format!("yarn.lock berry v{version}");
+    // Yarn 2 wrote registry dependencies as bare ranges (`ms: 2.0.0`).
+    reader.resolve(|descriptor| {
+        let (name, range) = js::split_descriptor(descriptor)?;
+        (!range.contains(':')).then(|| format!("{name}@npm:{range}"))
+    });
+    Ok(reader)
+}
+
+fn berry_version(path: &str, text: &str, version: Option<Value>) -> Result<u64, LockfileError> {
+    let number = version.as_ref().and_then(|value| match value {
+        Value::String(text) => text.parse().ok(),
+        other => other.as_u64(),
+    });
+    match number {
+        Some(number) if BERRY_VERSIONS.contains(&number) => Ok(number),
+        _ => Err(js::invalid(
+            path,
+            js::line_of_key(text, "__metadata"),
+            format!(
+                "unsupported yarn berry lockfile `__metadata` version {}; versions 4 to 10 are supported",
+                version.map_or("(none)".to_owned(), |value| value.to_string())
+            ),
+        )),
+    }
+}
+
+fn read_berry_entry(reader: &mut Reader, text: &str, key: &str, value: Value) {
+    let warn = |reader: &mut Reader, message: &dyn std::fmt::Display| {
+        reader.warnings.push(js::entry_warning(text, key, message));
+    };
+    let entry = match BerryEntry::deserialize(&value) {
+        Ok(entry) => entry,
+        Err(error) => return warn(reader, &error),
+    };
+    let Some((name, reference)) = js::split_descriptor(&entry.resolution) else {
+        return warn(reader, &"`resolution` is not `name@reference`");
+    };
+    let Some((origin, root)) = berry_origin(name, reference) else {
+        return warn(
+            reader,
+            &format!("unsupported resolution `{}`", entry.resolution),
+        );
+    };
+    let version = match &entry.version {
+        Value::String(version) => version.clone(),
+        other => other.to_string(),
+    };
+    let mut package = js::npm_package(name, &version, origin, None);
+    package.hashes.extend(entry.checksum);
+    // A dependency on a local path names it without the `::locator=…`
+    // binding its entry's descriptor carries.
+    let descriptors: Vec<String> = key
+        .split(", ")
+        .flat_map(|descriptor| {
+            [
+                descriptor,
+                descriptor.split("::").next().unwrap_or(descriptor),
+            ]
+        })
+        .map(str::to_owned)
+        .collect();
+    let index = reader.add(package, &descriptors);
+    if root {
+        reader.roots.push(index);
+    }
+    let line = js::line_of_key(text, key);
+    for (dependency, range) in entry.dependencies.0 {
+        let range = range
+            .as_str()
+            .map_or_else(|| range.to_string(), str::to_owned);
+        reader
+            .pending
+            .push((index, format!("{dependency}@{range}"), true, line));
+    }
+}
+
+/// The origin of a berry resolution's `reference`, and whether it is a
+/// workspace; `None` for a protocol this reader does not know.
+fn berry_origin(name: &str, reference: &str) -> Option<(Origin, bool)> {
+    let (protocol, rest) = reference.split_once(':')?;
+    // A local path may carry `::locator=…` bindings or a `#` hash.
+    let local_path = || rest.split("::").next().unwrap_or(rest).split('#').next();
+    match protocol {
+        "npm" => Some((Origin::Registry, false)),
+        "workspace" => Some((local_origin(rest), true)),
+        "link" | "portal" | "file" => Some((local_origin(local_path()?), false)),
+        "patch" => {
+            // `patch:<percent-encoded descriptor>#<patch>`: the package is
+            // the one patched.
+            let inner = percent_decode(rest.split('#').next()?);
+            let (_, inner_reference) = js::split_descriptor(&inner)?;
+            berry_origin(name, inner_reference)
+        }
+        _ => Some((js::origin_of_url(reference, name), false)),
+    }
+}
+
+/// Decodes `%XX` escapes, as berry writes a descriptor inside a patch.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escape = text.get(at + 1..at + 3).filter(|_| bytes[at] == b'%');
+        match escape.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_fields_split_with_or_without_quotes() {
+        assert_eq!(
+            split_field(r#""@types/node" "^20""#),
+            Some(("@types/node", "^20"))
+        );
+        assert_eq!(split_field("version \"1.0.0\""), Some(("version", "1.0.0")));
+        assert_eq!(split_field("lonely"), None);
+    }
+
+    #[test]
+    fn berry_patches_are_the_package_they_patch() {
+        let reference = "patch:resolve@npm%3A1.22.8#optional!builtin<compat/resolve>";
+        assert_eq!(
+            berry_origin("resolve", reference),
+            Some((Origin::Registry, false))
+        );
+        assert_eq!(berry_origin("x", "exotic"), None);
+    }
+
+    #[test]
+    fn classic_tarball_fragments_are_sha1_hashes() {
+        let url = "https://registry.yarnpkg.com/ms/-/ms-2.0.0.tgz#5608aeadfc00be6c2901df5f9861788de0d597c8";
+        let (origin, sha1) = classic_origin(url, "ms");
+        assert_eq!(origin, Origin::Registry);
+        assert_eq!(
+            sha1.as_deref(),
+            Some("sha1:5608aeadfc00be6c2901df5f9861788de0d597c8")
+        );
+    }
+}
