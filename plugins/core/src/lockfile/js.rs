@@ -71,8 +71,9 @@ pub(super) fn split_descriptor(descriptor: &str) -> Option<(&str, &str)> {
 ///
 /// The public registry and Yarn's mirror of it are [`Origin::Registry`];
 /// another URL laid out as a registry's tarball (`<base>/<name>/-/…`) is
-/// [`Origin::OtherRegistry`] at `<base>`; `git+…`, `git:`, `github:` and
-/// GitHub's archive host are [`Origin::Vcs`], with the commit after `#`;
+/// [`Origin::OtherRegistry`] at `<base>`; `git+…`, `git:`, `github:`, a
+/// URL ending `.git` or carrying Yarn berry's `#commit=`, and GitHub's
+/// archive host are [`Origin::Vcs`], with the commit after `#`;
 /// `file:` is [`Origin::Local`]; any other URL is [`Origin::Url`].
 pub(super) fn origin_of_url(url: &str, name: &str) -> Origin {
     if let Some(path) = url.strip_prefix("file:") {
@@ -109,7 +110,9 @@ fn vcs_origin(url: &str) -> Option<Origin> {
         || url.starts_with("git:")
         || url.starts_with("git@")
         || url.starts_with("github:")
-        || url.starts_with("https://codeload.github.com/");
+        || url.starts_with("https://codeload.github.com/")
+        || url.contains("#commit=")
+        || url.split('#').next().is_some_and(|repo| repo.ends_with(".git"));
     if !is_vcs {
         return None;
     }
@@ -190,6 +193,21 @@ pub(super) fn invalid(
         line,
         message: message.into(),
     }
+}
+
+/// Parses YAML text, refusing it as a whole with the line of the first
+/// problem.
+pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+) -> Result<T, LockfileError> {
+    // The message names the line itself; a snippet of the text would
+    // spread it over several.
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        let line = error.location().map(|at| at.line() as usize);
+        invalid(path, line, format!("invalid YAML: {error}"))
+    })
 }
 
 /// The file name part of `path`, for the inventory's format.

@@ -86,10 +86,7 @@ pub(super) fn parse(
     text: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Inventory, LockfileError> {
-    let mut raw: RawLockfile = serde_saphyr::from_str(text).map_err(|error| {
-        let line = error.location().map(|at| at.line() as usize);
-        js::invalid(path, line, format!("invalid YAML: {error}"))
-    })?;
+    let mut raw: RawLockfile = js::parse_yaml(path, text)?;
     let (written, dialect) = lockfile_version(path, text, raw.lockfile_version.as_ref())?;
     if raw.importers.0.is_empty() {
         raw.importers

@@ -290,10 +290,7 @@ struct BerryEntry {
 }
 
 fn read_berry(path: &str, text: &str) -> Result<Reader, LockfileError> {
-    let top: Ordered<Value> = serde_saphyr::from_str(text).map_err(|error| {
-        let line = error.location().map(|at| at.line() as usize);
-        js::invalid(path, line, format!("invalid YAML: {error}"))
-    })?;
+    let top: Ordered<Value> = js::parse_yaml(path, text)?;
     let mut reader = Reader::default();
     let mut metadata = None;
     for (key, value) in top.0 {
