@@ -112,7 +112,10 @@ fn vcs_origin(url: &str) -> Option<Origin> {
         || url.starts_with("github:")
         || url.starts_with("https://codeload.github.com/")
         || url.contains("#commit=")
-        || url.split('#').next().is_some_and(|repo| repo.ends_with(".git"));
+        || url
+            .split('#')
+            .next()
+            .is_some_and(|repo| repo.ends_with(".git"));
     if !is_vcs {
         return None;
     }
@@ -205,8 +208,17 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
     // spread it over several.
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
-        let line = error.location().map(|at| at.line() as usize);
-        invalid(path, line, format!("invalid YAML: {error}"))
+        let full = error.to_string();
+        let Some(at) = error.location() else {
+            return invalid(path, None, format!("invalid YAML: {full}"));
+        };
+        let suffix = format!(" at line {}, column {}", at.line(), at.column());
+        let message = full.strip_suffix(&suffix).unwrap_or(&full);
+        invalid(
+            path,
+            Some(at.line() as usize),
+            format!("invalid YAML: {message}"),
+        )
     })
 }
 

@@ -181,6 +181,8 @@ struct Reader<'a> {
     /// Resolved edges with the scope of the map that gave them.
     edges: Vec<(usize, usize, Scope)>,
     warnings: Vec<String>,
+    /// Entries already warned about, not to be warned about again.
+    unusable: Vec<String>,
 }
 
 impl Reader<'_> {
@@ -234,6 +236,7 @@ impl Reader<'_> {
                 Ok(entry) => entry,
                 Err(error) => {
                     self.warn(key, error);
+                    self.unusable.push(key.clone());
                     continue;
                 }
             };
@@ -265,6 +268,9 @@ impl Reader<'_> {
 
     fn read_dependencies(&mut self, entries: &Ordered<Value>) {
         for (key, value) in &entries.0 {
+            if self.unusable.contains(key) {
+                continue;
+            }
             let base = self.without_peers(key);
             match self.by_key.get(&base) {
                 Some(&from) => self.queue_dependencies(from, value, key),
