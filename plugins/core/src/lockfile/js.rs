@@ -19,6 +19,9 @@ use crate::package::{Ecosystem, Origin, Package, Scope};
 /// The hosts of the public npm registry; Yarn writes its own mirror's name.
 const PUBLIC_REGISTRIES: [&str; 2] = ["registry.npmjs.org", "registry.yarnpkg.com"];
 
+/// The most YAML nodes (maps, lists and scalars) a lockfile may have.
+const LARGEST_YAML_NODES: usize = 8_000_000;
+
 /// A map's entries in the order the file lists them.
 pub(super) struct Ordered<T>(pub Vec<(String, T)>);
 
@@ -204,9 +207,14 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
     path: &str,
     text: &str,
 ) -> Result<T, LockfileError> {
-    // The message names the line itself; a snippet of the text would
-    // spread it over several.
-    let options = serde_saphyr::options! { with_snippet: false };
+    // A large monorepo's pnpm-lock.yaml has a few million nodes, beyond
+    // the library's default budget, which is meant for configuration files;
+    // the budget still bounds alias expansion. The message names the line
+    // itself; a snippet of the text would spread it over several.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = LARGEST_YAML_NODES;
+    budget.max_events = 2 * LARGEST_YAML_NODES;
+    let options = serde_saphyr::options! { budget: Some(budget), with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| {
         let full = error.to_string();
         let Some(at) = error.location() else {

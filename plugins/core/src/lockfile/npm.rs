@@ -232,39 +232,26 @@ impl<'a> Reader<'a> {
             return self.add_node(key, Target::Link(target), Vec::new());
         }
         let installed = key_name(&key);
-        let local = installed.is_none();
-        let mut dependencies = Vec::new();
-        let required = entry.dependencies.0.iter();
-        let dev = entry.dev_dependencies.0.iter().filter(|_| local);
-        dependencies.extend(required.chain(dev).map(|(name, _)| (name.clone(), true)));
-        let loose = entry.optional_dependencies.0.iter();
-        dependencies.extend(
-            loose
-                .chain(&entry.peer_dependencies.0)
-                .map(|(n, _)| (n.clone(), false)),
-        );
-
+        if installed.is_some() && entry.version.is_none() {
+            return self.warn(&key, "no `version`");
+        }
         let name = match (&entry.name, installed) {
             (Some(name), _) => name.clone(),
             (None, Some(name)) => name.to_owned(),
             (None, None) if key.is_empty() => top_name.unwrap_or_default().to_owned(),
             (None, None) => key.rsplit('/').next().unwrap_or_default().to_owned(),
         };
-        let origin = if local {
-            let path = if key.is_empty() { "." } else { &key };
-            Origin::Local {
-                path: Some(path.to_owned()),
+
+        let (origin, scope) = match installed {
+            None => (local_origin(&key), None),
+            Some(_) => {
+                let resolved = entry.resolved.as_deref();
+                let origin = resolved.map_or(Origin::Registry, |url| js::origin_of_url(url, &name));
+                let optional = entry.optional || entry.dev_optional;
+                (origin, Some(scope_of(entry.dev, optional)))
             }
-        } else {
-            let Some(_) = &entry.version else {
-                return self.warn(&key, "no `version`");
-            };
-            entry
-                .resolved
-                .as_deref()
-                .map_or(Origin::Registry, |url| js::origin_of_url(url, &name))
         };
-        let scope = (!local).then(|| scope_of(entry.dev, entry.optional || entry.dev_optional));
+        let dependencies = entry_dependencies(&entry, installed.is_none());
         let version = entry.version.unwrap_or_default();
         let mut package = js::npm_package(&name, &version, origin, scope);
         package.hashes.extend(entry.integrity);
@@ -275,10 +262,7 @@ impl<'a> Reader<'a> {
     fn read_v1(&mut self, raw: &RawLockfile) {
         if let Some(name) = &raw.name {
             let version = raw.version.clone().unwrap_or_default();
-            let origin = Origin::Local {
-                path: Some(".".to_owned()),
-            };
-            let root = js::npm_package(name, &version, origin, None);
+            let root = js::npm_package(name, &version, local_origin(""), None);
             self.roots.push(self.packages.len());
             self.add_package(String::new(), root, Vec::new());
         }
@@ -371,6 +355,29 @@ fn key_name(key: &str) -> Option<&str> {
         return None;
     }
     Some(&key[at + "node_modules/".len()..])
+}
+
+/// The origin of the project (`""`) or another directory outside
+/// `node_modules`.
+fn local_origin(key: &str) -> Origin {
+    let path = if key.is_empty() { "." } else { key };
+    Origin::Local {
+        path: Some(path.to_owned()),
+    }
+}
+
+/// The names an entry depends on, each with whether it must be installed:
+/// a missing optional or peer dependency is normal. Only a project's own
+/// `devDependencies` are installed.
+fn entry_dependencies(entry: &PackageEntry, local: bool) -> Vec<(String, bool)> {
+    let dev = entry.dev_dependencies.0.iter().filter(|_| local);
+    let required = entry.dependencies.0.iter().chain(dev);
+    let loose = entry.optional_dependencies.0.iter();
+    let loose = loose.chain(&entry.peer_dependencies.0);
+    let required = required.map(|(name, _)| (name.clone(), true));
+    required
+        .chain(loose.map(|(name, _)| (name.clone(), false)))
+        .collect()
 }
 
 fn scope_of(dev: bool, optional: bool) -> Scope {

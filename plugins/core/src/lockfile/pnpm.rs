@@ -351,37 +351,44 @@ impl Reader<'_> {
     /// Gives each package the best scope of any path to it from a project:
     /// run time over optional over development.
     fn propagate_scopes(&mut self) {
-        let rank = |scope: Scope| match scope {
-            Scope::Runtime => 0,
-            Scope::Optional => 1,
-            Scope::Dev => 2,
-        };
-        let mut queue: Vec<(usize, Scope)> = Vec::new();
+        let mut children: Vec<Vec<(usize, Scope)>> = vec![Vec::new(); self.packages.len()];
         for &(from, to, scope) in &self.edges {
-            if from < self.importers.len() {
-                queue.push((to, scope));
-            }
+            children[from].push((to, scope));
+        }
+        // Each package's scope only improves, at most twice, so every edge
+        // is followed at most three times.
+        let mut queue: Vec<(usize, Scope)> = Vec::new();
+        for importer in 0..self.importers.len() {
+            queue.extend(children[importer].iter().copied());
         }
         while let Some((index, scope)) = queue.pop() {
             let package = &mut self.packages[index];
             let better = package
                 .scope
-                .is_none_or(|current| rank(scope) < rank(current));
+                .is_none_or(|current| scope_rank(scope) < scope_rank(current));
             if package.origin.is_local() || !better {
                 continue;
             }
             package.scope = Some(scope);
-            for &(from, to, edge) in &self.edges {
-                if from == index {
-                    let worse = if rank(edge) > rank(scope) {
-                        edge
-                    } else {
-                        scope
-                    };
-                    queue.push((to, worse));
-                }
+            for &(to, edge) in &children[index] {
+                let worse = if scope_rank(edge) > scope_rank(scope) {
+                    edge
+                } else {
+                    scope
+                };
+                queue.push((to, worse));
             }
         }
+    }
+}
+
+/// How much of a project needs a package: run time before optional
+/// before development.
+fn scope_rank(scope: Scope) -> u8 {
+    match scope {
+        Scope::Runtime => 0,
+        Scope::Optional => 1,
+        Scope::Dev => 2,
     }
 }
 
