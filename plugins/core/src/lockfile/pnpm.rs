@@ -358,8 +358,8 @@ impl Reader<'_> {
         // Each package's scope only improves, at most twice, so every edge
         // is followed at most three times.
         let mut queue: Vec<(usize, Scope)> = Vec::new();
-        for importer in 0..self.importers.len() {
-            queue.extend(children[importer].iter().copied());
+        for edges in &children[..self.importers.len()] {
+            queue.extend(edges.iter().copied());
         }
         while let Some((index, scope)) = queue.pop() {
             let package = &mut self.packages[index];
