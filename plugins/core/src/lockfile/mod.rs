@@ -109,7 +109,7 @@ pub fn parse(
 ) -> Result<Inventory, LockfileError> {
     match format {
         Format::Cargo => Ok(Lockfile::parse_cargo_lock(path, text)?.to_inventory()),
-        Format::Npm => npm::parse(path, text),
+        Format::Npm => npm::parse(path, text, companion),
         Format::Yarn => yarn::parse(path, text),
         Format::Pnpm => pnpm::parse(path, text, companion),
     }

@@ -18,7 +18,8 @@
 //! the one advisories use. Scopes come from the `dev`, `optional` and
 //! `devOptional` flags; a package installed only to satisfy a peer
 //! dependency (`peer`) is still needed at run time. Version 1 does not say
-//! which packages the project itself requires, so its root has no edges.
+//! which packages the project itself requires; they are read from the
+//! `package.json` beside it, and without one the root has no edges.
 
 use std::collections::HashMap;
 
@@ -98,19 +99,25 @@ enum Target {
     Link(String),
 }
 
-/// Reads a `package-lock.json` or `npm-shrinkwrap.json`.
+/// Reads a `package-lock.json` or `npm-shrinkwrap.json`; `companion`
+/// reads the `package.json` beside a version 1 file.
 ///
 /// # Errors
 ///
 /// [`LockfileError::Invalid`] when the text is not JSON (with its line),
 /// has no `lockfileVersion` or one other than 1, 2 or 3, or a version 2 or
 /// 3 file has no `packages` map.
-pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> {
+pub(super) fn parse(
+    path: &str,
+    text: &str,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Inventory, LockfileError> {
     let raw: RawLockfile = serde_json::from_str(text).map_err(|error| json_error(path, &error))?;
     let version = lockfile_version(path, text, raw.lockfile_version.as_ref())?;
     let mut reader = Reader::new(text);
     if version == 1 {
-        reader.read_v1(&raw);
+        let manifest = companion("package.json").ok();
+        reader.read_v1(&raw, manifest.as_deref());
     } else {
         let Some(packages) = raw.packages else {
             let line = js::line_of_key(text, "lockfileVersion");
@@ -259,12 +266,21 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a version 1 file: the project, then its `dependencies` tree.
-    fn read_v1(&mut self, raw: &RawLockfile) {
+    fn read_v1(&mut self, raw: &RawLockfile, manifest: Option<&str>) {
         if let Some(name) = &raw.name {
             let version = raw.version.clone().unwrap_or_default();
             let root = js::npm_package(name, &version, local_origin(""), None);
+            let dependencies = match manifest.map(serde_json::from_str::<PackageEntry>) {
+                Some(Ok(manifest)) => entry_dependencies(&manifest, true),
+                Some(Err(error)) => {
+                    let warning = format!("the `package.json` beside it is unreadable: {error}");
+                    self.warnings.push(warning);
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
             self.roots.push(self.packages.len());
-            self.add_package(String::new(), root, Vec::new());
+            self.add_package(String::new(), root, dependencies);
         }
         self.read_v1_tree("", &raw.dependencies);
     }
