@@ -16,10 +16,13 @@
 //! A dependency is written as a version (`1.0.0`, `1.0.0(peer@2.0.0)`), as
 //! a whole key (an alias, `/real/1.0.0` or `real@1.0.0`, which is recorded
 //! under its real name), as `link:<path>` to another project, or as a
-//! `file:` reference. Scopes come from the `dev` and `optional` flags
-//! before version 9, and from the way each package is first reached from
-//! a project (`dependencies`, `optionalDependencies`, `devDependencies`)
-//! in 9.0, which dropped the flags.
+//! `file:` reference. A local directory's version, which 6.x and 9.0 leave
+//! out, is read from its `package.json` when that can be.
+//!
+//! Scopes come from the `dev` and `optional` flags before version 9, and
+//! from the way each package is first reached from a project
+//! (`dependencies`, `optionalDependencies`, `devDependencies`) in 9.0,
+//! which dropped the flags.
 
 use std::collections::HashMap;
 
@@ -100,7 +103,7 @@ pub(super) fn parse(
         ..Reader::default()
     };
     reader.read_importers(&raw.importers, companion);
-    reader.read_packages(&raw.packages);
+    reader.read_packages(&raw.packages, companion);
     let with_dependencies = match dialect {
         Dialect::V9 => &raw.snapshots,
         Dialect::V5 | Dialect::V6 => &raw.packages,
@@ -230,7 +233,11 @@ impl Reader<'_> {
         }
     }
 
-    fn read_packages(&mut self, packages: &Ordered<Value>) {
+    fn read_packages(
+        &mut self,
+        packages: &Ordered<Value>,
+        companion: &dyn Fn(&str) -> std::io::Result<String>,
+    ) {
         for (key, value) in &packages.0 {
             let entry = match PackageEntry::deserialize(value) {
                 Ok(entry) => entry,
@@ -249,6 +256,16 @@ impl Reader<'_> {
                 continue;
             };
             let origin = origin_of(entry.resolution.as_ref(), &version, &name);
+            // Later versions leave a local directory's version to its own
+            // `package.json`.
+            let version = match &origin {
+                Origin::Local { path: Some(path) } if entry.version.is_none() => {
+                    read_manifest(path, companion)
+                        .and_then(|manifest| manifest.version)
+                        .unwrap_or(version)
+                }
+                _ => version,
+            };
             let scope = match (self.dialect(), entry.dev, entry.optional) {
                 (Dialect::V9, ..) => None,
                 (_, Some(true), _) => Some(Scope::Dev),
@@ -403,24 +420,34 @@ fn v5_split(key: &str) -> Option<(&str, &str)> {
     Some((&rest[..end], version))
 }
 
-/// A project's name and version from its `package.json`, or its path.
-fn project_identity(
+/// The `name` and `version` of a `package.json`.
+#[derive(Deserialize)]
+struct Manifest {
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// The `package.json` of the directory `path` (relative to the lockfile),
+/// when it can be read.
+fn read_manifest(
     path: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
-) -> (String, String) {
-    #[derive(Deserialize)]
-    struct Manifest {
-        name: Option<String>,
-        version: Option<String>,
-    }
+) -> Option<Manifest> {
     let manifest = if path == "." {
         "package.json".to_owned()
     } else {
         format!("{path}/package.json")
     };
-    let read = companion(&manifest)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Manifest>(&text).ok());
+    let text = companion(&manifest).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// A project's name and version from its `package.json`, or its path.
+fn project_identity(
+    path: &str,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) -> (String, String) {
+    let read = read_manifest(path, companion);
     let name = read.as_ref().and_then(|m| m.name.clone());
     let version = read.and_then(|m| m.version).unwrap_or_default();
     (name.unwrap_or_else(|| path.to_owned()), version)
@@ -486,6 +513,41 @@ mod tests {
             Some(("@types/node", "20.1.0"))
         );
         assert_eq!(v5_split("file:local"), None);
+    }
+
+    fn reader(dialect: Dialect) -> Reader<'static> {
+        Reader {
+            dialect: Some(dialect),
+            ..Reader::default()
+        }
+    }
+
+    #[test]
+    fn references_name_their_package_key_in_every_dialect() {
+        let v5 = reader(Dialect::V5);
+        assert_eq!(
+            v5.key_of("debug", "2.6.9_supports-color@7.2.0"),
+            "/debug/2.6.9"
+        );
+        assert_eq!(v5.key_of("old", "/ms/2.1.2"), "/ms/2.1.2");
+        let git = "github.com/a/b/0123abc";
+        assert_eq!(v5.key_of("b", git), git);
+        let v6 = reader(Dialect::V6);
+        assert_eq!(
+            v6.key_of("react-dom", "18.2.0(react@18.3.1)"),
+            "/react-dom@18.2.0"
+        );
+        assert_eq!(v6.key_of("old", "/ms@2.1.2"), "/ms@2.1.2");
+        assert_eq!(v6.key_of("lib", "file:lib"), "file:lib");
+        let v9 = reader(Dialect::V9);
+        assert_eq!(
+            v9.key_of("react-dom", "18.2.0(react@18.3.1)"),
+            "react-dom@18.2.0"
+        );
+        assert_eq!(v9.key_of("old", "@types/node@20.1.0"), "@types/node@20.1.0");
+        assert_eq!(v9.key_of("lib", "file:lib"), "lib@file:lib");
+        // A control: a version is never read as a whole key.
+        assert_ne!(v9.key_of("ms", "2.1.3"), "2.1.3");
     }
 
     #[test]
