@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 
 use super::LockfileError;
 use crate::package::{Ecosystem, Origin, Package, Scope};
@@ -228,6 +230,144 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
             format!("invalid YAML: {message}"),
         )
     })
+}
+
+/// What the readers use of a project's `package.json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Manifest {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    #[serde(default)]
+    pub dependencies: Ordered<String>,
+    #[serde(default)]
+    pub optional_dependencies: Ordered<String>,
+    #[serde(default)]
+    pub dev_dependencies: Ordered<String>,
+    pub workspaces: Option<Value>,
+}
+
+impl Manifest {
+    /// Every dependency as `(name, range, scope)`; a name listed both as
+    /// a run-time and a development dependency is needed at run time.
+    pub fn dependency_list(&self) -> Vec<(&str, &str, Scope)> {
+        let maps = [
+            (&self.dependencies, Scope::Runtime),
+            (&self.optional_dependencies, Scope::Optional),
+            (&self.dev_dependencies, Scope::Dev),
+        ];
+        let mut list: Vec<(&str, &str, Scope)> = Vec::new();
+        for (map, scope) in maps {
+            for (name, range) in &map.0 {
+                if !list.iter().any(|(seen, ..)| seen == name) {
+                    list.push((name, range, scope));
+                }
+            }
+        }
+        list
+    }
+}
+
+/// The `package.json` of the directory `path` (relative to the lockfile,
+/// `.` for its own), when it can be read.
+pub(super) fn read_manifest(
+    path: &str,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Option<Manifest> {
+    let manifest = match path.trim_end_matches('/') {
+        "." | "" => "package.json".to_owned(),
+        path => format!("{path}/package.json"),
+    };
+    let text = companion(&manifest).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// A root manifest's `workspaces` globs, written as a list or as
+/// `{"packages": [...]}`.
+pub(super) fn workspace_patterns(value: Option<&Value>) -> Vec<String> {
+    let list = match value {
+        Some(Value::Object(object)) => object.get("packages"),
+        other => other,
+    };
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|pattern| pattern.as_str())
+        .map(|pattern| {
+            let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+            pattern.to_owned()
+        })
+        .collect()
+}
+
+/// How much of a project needs a package: run time before optional
+/// before development.
+fn scope_rank(scope: Scope) -> u8 {
+    match scope {
+        Scope::Runtime => 0,
+        Scope::Optional => 1,
+        Scope::Dev => 2,
+    }
+}
+
+/// Gives each package reached from `roots` the best scope of any path to
+/// it: run time over optional over development, an edge's own scope
+/// (`optionalDependencies`, `devDependencies`) narrowing the path's.
+pub(super) fn propagate_scopes(
+    packages: &mut [Package],
+    edges: &[(usize, usize, Scope)],
+    roots: &[usize],
+) {
+    let mut children: Vec<Vec<(usize, Scope)>> = vec![Vec::new(); packages.len()];
+    for &(from, to, scope) in edges {
+        children[from].push((to, scope));
+    }
+    // Each package's scope only improves, at most twice, so every edge is
+    // followed at most three times.
+    let mut queue: Vec<(usize, Scope)> = Vec::new();
+    for &root in roots {
+        queue.extend(children[root].iter().copied());
+    }
+    while let Some((index, scope)) = queue.pop() {
+        let package = &mut packages[index];
+        let better = package
+            .scope
+            .is_none_or(|current| scope_rank(scope) < scope_rank(current));
+        if package.origin.is_local() || !better {
+            continue;
+        }
+        package.scope = Some(scope);
+        for &(to, edge) in &children[index] {
+            let narrower = if scope_rank(edge) > scope_rank(scope) {
+                edge
+            } else {
+                scope
+            };
+            queue.push((to, narrower));
+        }
+    }
+}
+
+/// Decodes `%XX` escapes, as Yarn berry writes a descriptor inside a
+/// patch.
+pub(super) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escape = text.get(at + 1..at + 3).filter(|_| bytes[at] == b'%');
+        match escape.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// The file name part of `path`, for the inventory's format.

@@ -110,7 +110,7 @@ pub fn parse(
     match format {
         Format::Cargo => Ok(Lockfile::parse_cargo_lock(path, text)?.to_inventory()),
         Format::Npm => npm::parse(path, text, companion),
-        Format::Yarn => yarn::parse(path, text),
+        Format::Yarn => yarn::parse(path, text, companion),
         Format::Pnpm => pnpm::parse(path, text, companion),
     }
 }

@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
                 }
             };
             if key.is_empty() {
-                workspaces = workspace_patterns(entry.workspaces.as_ref());
+                workspaces = js::workspace_patterns(entry.workspaces.as_ref());
             }
             self.read_package_entry(key, entry, top_name);
         }
@@ -438,25 +438,6 @@ fn v1_identity(installed: &str, entry: &DependencyEntry) -> (String, String, Ori
         .as_deref()
         .map_or(Origin::Registry, |url| js::origin_of_url(url, name));
     (name.to_owned(), version.to_owned(), origin)
-}
-
-/// The root's `workspaces` globs, written as a list or as `{packages}`.
-fn workspace_patterns(value: Option<&Value>) -> Vec<String> {
-    let list = match value {
-        Some(Value::Object(object)) => object.get("packages"),
-        other => other,
-    };
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|pattern| pattern.as_str())
-        .map(|pattern| {
-            pattern
-                .trim_start_matches("./")
-                .trim_end_matches('/')
-                .to_owned()
-        })
-        .collect()
 }
 
 fn matches_any(patterns: &[String], key: &str) -> bool {

@@ -111,7 +111,8 @@ pub(super) fn parse(
     reader.read_dependencies(with_dependencies);
     reader.resolve();
     if dialect == Dialect::V9 {
-        reader.propagate_scopes();
+        let importers: Vec<usize> = (0..reader.importers.len()).collect();
+        js::propagate_scopes(&mut reader.packages, &reader.edges, &importers);
     }
 
     let mut inventory = Inventory::new(path, format!("pnpm-lock.yaml {written}"), text.as_bytes());
@@ -260,7 +261,7 @@ impl Reader<'_> {
             // `package.json`.
             let version = match &origin {
                 Origin::Local { path: Some(path) } if entry.version.is_none() => {
-                    read_manifest(path, companion)
+                    js::read_manifest(path, companion)
                         .and_then(|manifest| manifest.version)
                         .unwrap_or(version)
                 }
@@ -364,49 +365,6 @@ impl Reader<'_> {
             Dialect::V5 | Dialect::V6 => self.without_peers(reference),
         }
     }
-
-    /// Gives each package the best scope of any path to it from a project:
-    /// run time over optional over development.
-    fn propagate_scopes(&mut self) {
-        let mut children: Vec<Vec<(usize, Scope)>> = vec![Vec::new(); self.packages.len()];
-        for &(from, to, scope) in &self.edges {
-            children[from].push((to, scope));
-        }
-        // Each package's scope only improves, at most twice, so every edge
-        // is followed at most three times.
-        let mut queue: Vec<(usize, Scope)> = Vec::new();
-        for edges in &children[..self.importers.len()] {
-            queue.extend(edges.iter().copied());
-        }
-        while let Some((index, scope)) = queue.pop() {
-            let package = &mut self.packages[index];
-            let better = package
-                .scope
-                .is_none_or(|current| scope_rank(scope) < scope_rank(current));
-            if package.origin.is_local() || !better {
-                continue;
-            }
-            package.scope = Some(scope);
-            for &(to, edge) in &children[index] {
-                let worse = if scope_rank(edge) > scope_rank(scope) {
-                    edge
-                } else {
-                    scope
-                };
-                queue.push((to, worse));
-            }
-        }
-    }
-}
-
-/// How much of a project needs a package: run time before optional
-/// before development.
-fn scope_rank(scope: Scope) -> u8 {
-    match scope {
-        Scope::Runtime => 0,
-        Scope::Optional => 1,
-        Scope::Dev => 2,
-    }
 }
 
 /// A 5.x key's name and version: `/@scope/name/1.0.0_peer@2.0.0` gives
@@ -420,34 +378,12 @@ fn v5_split(key: &str) -> Option<(&str, &str)> {
     Some((&rest[..end], version))
 }
 
-/// The `name` and `version` of a `package.json`.
-#[derive(Deserialize)]
-struct Manifest {
-    name: Option<String>,
-    version: Option<String>,
-}
-
-/// The `package.json` of the directory `path` (relative to the lockfile),
-/// when it can be read.
-fn read_manifest(
-    path: &str,
-    companion: &dyn Fn(&str) -> std::io::Result<String>,
-) -> Option<Manifest> {
-    let manifest = if path == "." {
-        "package.json".to_owned()
-    } else {
-        format!("{path}/package.json")
-    };
-    let text = companion(&manifest).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 /// A project's name and version from its `package.json`, or its path.
 fn project_identity(
     path: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> (String, String) {
-    let read = read_manifest(path, companion);
+    let read = js::read_manifest(path, companion);
     let name = read.as_ref().and_then(|m| m.name.clone());
     let version = read.and_then(|m| m.version).unwrap_or_default();
     (name.unwrap_or_else(|| path.to_owned()), version)

@@ -13,9 +13,14 @@
 //! and its protocol, and a `checksum` of Yarn's cached archive, kept as
 //! written. Workspaces are listed and are the roots.
 //!
-//! Neither records whether a package is only for development, so no scope
-//! is given. Berry does not record which registry served a package, so
-//! every `npm:` package counts as the public registry's.
+//! Neither records whether a package is only for development. When the
+//! projects' `package.json` files beside the lockfile can be read, each
+//! package's scope is the best of the ways it is reached from a project
+//! (`dependencies`, `optionalDependencies`, `devDependencies`); otherwise
+//! no scope is given. For classic files those manifests also give the
+//! roots: the project and the workspace members it names by path. Berry
+//! does not record which registry served a package, so every `npm:`
+//! package counts as the public registry's.
 
 use std::collections::HashMap;
 
@@ -24,7 +29,7 @@ use serde_json::Value;
 
 use super::LockfileError;
 use super::js::{self, Ordered};
-use crate::package::{Inventory, Origin, Package};
+use crate::package::{Inventory, Origin, Package, Scope};
 
 /// Berry `__metadata` versions this reader knows: Yarn 2 wrote 4, Yarn 4
 /// writes 8 and later 10.
@@ -37,13 +42,25 @@ const BERRY_VERSIONS: std::ops::RangeInclusive<u64> = 4..=10;
 /// [`LockfileError::Invalid`] when the file is neither kind, a classic
 /// line cannot be read (with its line), the YAML is malformed, or the
 /// berry `__metadata` version is unknown.
-pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> {
+pub(super) fn parse(
+    path: &str,
+    text: &str,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Inventory, LockfileError> {
     let berry = text.lines().any(|line| line.trim_end() == "__metadata:");
     let mut reader = if berry {
-        read_berry(path, text)?
+        let mut reader = read_berry(path, text)?;
+        scope_berry_workspaces(&mut reader, companion);
+        reader
     } else {
-        read_classic(path, text)?
+        let mut reader = read_classic(path, text)?;
+        add_classic_projects(&mut reader, companion);
+        reader
     };
+    reader.resolve(berry);
+    if reader.scoped {
+        js::propagate_scopes(&mut reader.packages, &reader.edges, &reader.roots);
+    }
     js::tidy_dependencies(&mut reader.packages);
     let mut inventory = Inventory::new(path, reader.format, text.as_bytes());
     inventory.packages = reader.packages;
@@ -62,8 +79,25 @@ struct Reader {
     warnings: Vec<String>,
     /// Every descriptor an entry is listed under, to its package.
     descriptors: HashMap<String, usize>,
-    /// Each package's dependencies as `(descriptor, required, line)`.
-    pending: Vec<(usize, String, bool, Option<usize>)>,
+    /// Dependencies not yet resolved.
+    pending: Vec<Dependency>,
+    /// Resolved edges with the scope of the map that gave them.
+    edges: Vec<(usize, usize, Scope)>,
+    /// Whether every project's manifest was read, so that scopes can be
+    /// told from how each package is reached.
+    scoped: bool,
+}
+
+/// A dependency named by its descriptor, not yet resolved.
+struct Dependency {
+    from: usize,
+    descriptor: String,
+    /// Whether a missing entry is worth a warning.
+    required: bool,
+    /// The scope of the map that lists it.
+    scope: Scope,
+    /// The dependent entry's line.
+    line: Option<usize>,
 }
 
 impl Reader {
@@ -76,28 +110,41 @@ impl Reader {
         index
     }
 
-    /// Resolves every pending dependency, trying `fallback` on a
-    /// descriptor no entry lists.
-    fn resolve(&mut self, fallback: impl Fn(&str) -> Option<String>) {
-        for (from, descriptor, required, line) in std::mem::take(&mut self.pending) {
-            let found = self.descriptors.get(&descriptor).copied().or_else(|| {
-                let other = fallback(&descriptor)?;
-                self.descriptors.get(&other).copied()
+    fn link(&mut self, from: usize, to: usize, scope: Scope) {
+        self.packages[from].dependencies.push(to);
+        self.edges.push((from, to, scope));
+    }
+
+    /// Resolves every pending dependency. Yarn 2 wrote a registry
+    /// dependency as a bare range (`ms: 2.0.0`), so berry files are also
+    /// looked up with `npm:` added.
+    fn resolve(&mut self, berry: bool) {
+        for dependency in std::mem::take(&mut self.pending) {
+            let descriptor = &dependency.descriptor;
+            let found = self.descriptors.get(descriptor).copied().or_else(|| {
+                let (name, range) = js::split_descriptor(descriptor)?;
+                let registry = format!("{name}@npm:{range}");
+                let bare = berry && !range.contains(':');
+                bare.then(|| self.descriptors.get(&registry).copied())?
             });
             match found {
-                Some(to) => self.packages[from].dependencies.push(to),
-                None if required => {
-                    let at = line
-                        .map(|line| format!("line {line}: "))
-                        .unwrap_or_default();
-                    let package = &self.packages[from];
-                    self.warnings.push(format!(
-                        "{at}entry `{package}`: depends on `{descriptor}`, which no entry lists"
-                    ));
-                }
+                Some(to) => self.link(dependency.from, to, dependency.scope),
+                None if dependency.required => self.warn_unresolved(&dependency),
                 None => {}
             }
         }
+    }
+
+    fn warn_unresolved(&mut self, dependency: &Dependency) {
+        let at = dependency
+            .line
+            .map(|line| format!("line {line}: "))
+            .unwrap_or_default();
+        let package = &self.packages[dependency.from];
+        let descriptor = &dependency.descriptor;
+        self.warnings.push(format!(
+            "{at}entry `{package}`: depends on `{descriptor}`, which no entry lists"
+        ));
     }
 }
 
@@ -120,7 +167,6 @@ fn read_classic(path: &str, text: &str) -> Result<Reader, LockfileError> {
     for entry in classic_entries(path, text)? {
         read_classic_entry(&mut reader, entry);
     }
-    reader.resolve(|_| None);
     Ok(reader)
 }
 
@@ -252,8 +298,17 @@ fn read_classic_entry(reader: &mut Reader, entry: ClassicEntry) {
         .extend(entry.fields.get("integrity").cloned().or(sha1));
     let index = reader.add(package, &entry.descriptors);
     for (dependency, range, required) in entry.dependencies {
-        let descriptor = format!("{dependency}@{range}");
-        reader.pending.push((index, descriptor, required, line));
+        reader.pending.push(Dependency {
+            from: index,
+            descriptor: format!("{dependency}@{range}"),
+            required,
+            scope: if required {
+                Scope::Runtime
+            } else {
+                Scope::Optional
+            },
+            line,
+        });
     }
 }
 
@@ -286,6 +341,7 @@ struct BerryEntry {
     resolution: String,
     #[serde(default)]
     dependencies: Ordered<Value>,
+    dependencies_meta: Option<Value>,
     checksum: Option<String>,
 }
 
@@ -302,11 +358,6 @@ fn read_berry(path: &str, text: &str) -> Result<Reader, LockfileError> {
     }
     let version = berry_version(path, text, metadata)?;
     reader.format = format!("yarn.lock berry v{version}");
-    // Yarn 2 wrote registry dependencies as bare ranges (`ms: 2.0.0`).
-    reader.resolve(|descriptor| {
-        let (name, range) = js::split_descriptor(descriptor)?;
-        (!range.contains(':')).then(|| format!("{name}@npm:{range}"))
-    });
     Ok(reader)
 }
 
@@ -372,10 +423,105 @@ fn read_berry_entry(reader: &mut Reader, text: &str, key: &str, value: Value) {
         let range = range
             .as_str()
             .map_or_else(|| range.to_string(), str::to_owned);
-        reader
-            .pending
-            .push((index, format!("{dependency}@{range}"), true, line));
+        let meta = entry
+            .dependencies_meta
+            .as_ref()
+            .and_then(|m| m.get(&dependency));
+        let optional = meta.and_then(|m| m.get("optional")) == Some(&Value::Bool(true));
+        reader.pending.push(Dependency {
+            from: index,
+            descriptor: format!("{dependency}@{range}"),
+            required: true,
+            scope: if optional {
+                Scope::Optional
+            } else {
+                Scope::Runtime
+            },
+            line,
+        });
     }
+}
+
+/// Adds the project and the workspace members its `package.json` names by
+/// path, which a classic file does not list, each with its dependencies.
+/// Without a readable `package.json` there are no roots and no scopes.
+fn add_classic_projects(reader: &mut Reader, companion: &dyn Fn(&str) -> std::io::Result<String>) {
+    let Some(root) = js::read_manifest(".", companion) else {
+        return;
+    };
+    let patterns = js::workspace_patterns(root.workspaces.as_ref());
+    // TODO(#4): expand workspace globs; members behind one are not read,
+    // so the projects' dependencies that no entry lists are not warned of.
+    let globbed = patterns.iter().any(|pattern| pattern.contains('*'));
+    let mut projects = vec![(".".to_owned(), root)];
+    for pattern in patterns.into_iter().filter(|p| !p.contains('*')) {
+        if let Some(member) = js::read_manifest(&pattern, companion) {
+            projects.push((pattern, member));
+        }
+    }
+
+    let mut by_name = HashMap::new();
+    for (path, manifest) in &projects {
+        let name = manifest.name.clone().unwrap_or_else(|| path.clone());
+        let version = manifest.version.clone().unwrap_or_default();
+        let package = js::npm_package(&name, &version, local_origin(path), None);
+        let index = reader.add(package, &[]);
+        reader.roots.push(index);
+        by_name.insert(name, index);
+    }
+    let indices = reader.roots.clone();
+    for ((_, manifest), from) in projects.iter().zip(indices) {
+        for (name, range, scope) in manifest.dependency_list() {
+            if let Some(&member) = by_name.get(name) {
+                reader.link(from, member, scope);
+                continue;
+            }
+            let descriptor = format!("{name}@{range}");
+            let required = !globbed;
+            let line = None;
+            reader.pending.push(Dependency {
+                from,
+                descriptor,
+                required,
+                scope,
+                line,
+            });
+        }
+    }
+    reader.scoped = true;
+}
+
+/// Gives each berry workspace's dependencies the scope its `package.json`
+/// lists them under, which the lockfile does not record. Unless every
+/// workspace's `package.json` can be read, no scopes are given.
+fn scope_berry_workspaces(
+    reader: &mut Reader,
+    companion: &dyn Fn(&str) -> std::io::Result<String>,
+) {
+    let mut scopes: HashMap<usize, HashMap<String, Scope>> = HashMap::new();
+    for &root in &reader.roots {
+        let Origin::Local { path: Some(path) } = &reader.packages[root].origin else {
+            return;
+        };
+        let Some(manifest) = js::read_manifest(path, companion) else {
+            return;
+        };
+        let listed = manifest.dependency_list();
+        let listed = listed
+            .into_iter()
+            .map(|(name, _, scope)| (name.to_owned(), scope));
+        scopes.insert(root, listed.collect());
+    }
+    for dependency in &mut reader.pending {
+        let Some(listed) = scopes.get(&dependency.from) else {
+            continue;
+        };
+        let name = js::split_descriptor(&dependency.descriptor).map(|(name, _)| name);
+        if let Some(&scope) = name.and_then(|name| listed.get(name)) {
+            dependency.scope = scope;
+        }
+    }
+    reader.scoped = true;
 }
 
 /// The origin of a berry resolution's `reference`, and whether it is a
@@ -391,33 +537,12 @@ fn berry_origin(name: &str, reference: &str) -> Option<(Origin, bool)> {
         "patch" => {
             // `patch:<percent-encoded descriptor>#<patch>`: the package is
             // the one patched.
-            let inner = percent_decode(rest.split('#').next()?);
+            let inner = js::percent_decode(rest.split('#').next()?);
             let (_, inner_reference) = js::split_descriptor(&inner)?;
             berry_origin(name, inner_reference)
         }
         _ => Some((js::origin_of_url(reference, name), false)),
     }
-}
-
-/// Decodes `%XX` escapes, as berry writes a descriptor inside a patch.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let escape = text.get(at + 1..at + 3).filter(|_| bytes[at] == b'%');
-        match escape.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-            Some(byte) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            None => {
-                decoded.push(bytes[at]);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 #[cfg(test)]
