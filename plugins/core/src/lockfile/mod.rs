@@ -95,7 +95,9 @@ pub fn read(path: &Path) -> Result<Inventory, LockfileError> {
 /// Parses the text of a lockfile of `format`; `path` only names it in
 /// messages. `companion` reads a file the lockfile needs, given its path
 /// relative to the lockfile's directory (a `go.sum`, an included
-/// requirements file).
+/// requirements file, the `package.json` files of a JavaScript project,
+/// which say what a `yarn.lock` or a version 1 `package-lock.json` does
+/// not; those readers do without them when they cannot be read).
 ///
 /// # Errors
 ///

@@ -24,7 +24,7 @@
 //! (`dependencies`, `optionalDependencies`, `devDependencies`) in 9.0,
 //! which dropped the flags.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -97,11 +97,7 @@ pub(super) fn parse(
             .push((".".to_owned(), single_importer(&raw)));
     }
 
-    let mut reader = Reader {
-        dialect: Some(dialect),
-        text,
-        ..Reader::default()
-    };
+    let mut reader = Reader::new(dialect, text);
     reader.read_importers(&raw.importers, companion);
     reader.read_packages(&raw.packages, companion);
     let with_dependencies = match dialect {
@@ -171,9 +167,8 @@ fn single_importer(raw: &RawLockfile) -> Value {
     Value::Object(importer)
 }
 
-#[derive(Default)]
 struct Reader<'a> {
-    dialect: Option<Dialect>,
+    dialect: Dialect,
     text: &'a str,
     packages: Vec<Package>,
     /// Project paths, the first packages.
@@ -186,12 +181,22 @@ struct Reader<'a> {
     edges: Vec<(usize, usize, Scope)>,
     warnings: Vec<String>,
     /// Entries already warned about, not to be warned about again.
-    unusable: Vec<String>,
+    unusable: HashSet<String>,
 }
 
-impl Reader<'_> {
-    fn dialect(&self) -> Dialect {
-        self.dialect.unwrap_or(Dialect::V9)
+impl<'a> Reader<'a> {
+    fn new(dialect: Dialect, text: &'a str) -> Self {
+        Self {
+            dialect,
+            text,
+            packages: Vec::new(),
+            importers: Vec::new(),
+            by_key: HashMap::new(),
+            pending: Vec::new(),
+            edges: Vec::new(),
+            warnings: Vec::new(),
+            unusable: HashSet::new(),
+        }
     }
 
     fn warn(&mut self, key: &str, message: impl std::fmt::Display) {
@@ -244,7 +249,7 @@ impl Reader<'_> {
                 Ok(entry) => entry,
                 Err(error) => {
                     self.warn(key, error);
-                    self.unusable.push(key.clone());
+                    self.unusable.insert(key.clone());
                     continue;
                 }
             };
@@ -267,7 +272,7 @@ impl Reader<'_> {
                 }
                 _ => version,
             };
-            let scope = match (self.dialect(), entry.dev, entry.optional) {
+            let scope = match (self.dialect, entry.dev, entry.optional) {
                 (Dialect::V9, ..) => None,
                 (_, Some(true), _) => Some(Scope::Dev),
                 (_, _, true) => Some(Scope::Optional),
@@ -299,7 +304,7 @@ impl Reader<'_> {
 
     /// The key under `packages` without the peers it was resolved with.
     fn without_peers(&self, key: &str) -> String {
-        match self.dialect() {
+        match self.dialect {
             Dialect::V6 | Dialect::V9 => key.split('(').next().unwrap_or(key).to_owned(),
             Dialect::V5 => match v5_split(key) {
                 Some((name, version)) => format!("/{name}/{version}"),
@@ -310,7 +315,7 @@ impl Reader<'_> {
 
     /// The name and version of the package at `base`, a key without peers.
     fn identity(&self, base: &str, entry: &PackageEntry) -> Option<(String, String)> {
-        let from_key = match self.dialect() {
+        let from_key = match self.dialect {
             Dialect::V5 => v5_split(base),
             Dialect::V6 => base.strip_prefix('/').and_then(js::split_descriptor),
             Dialect::V9 => js::split_descriptor(base),
@@ -354,7 +359,7 @@ impl Reader<'_> {
     fn key_of(&self, name: &str, reference: &str) -> String {
         let head = reference.split('(').next().unwrap_or(reference);
         let is_version = head.starts_with(|c: char| c.is_ascii_digit());
-        match self.dialect() {
+        match self.dialect {
             Dialect::V9 if head.contains('@') => self.without_peers(reference),
             Dialect::V9 => format!("{name}@{head}"),
             Dialect::V6 if is_version => format!("/{name}@{head}"),
@@ -452,10 +457,7 @@ mod tests {
     }
 
     fn reader(dialect: Dialect) -> Reader<'static> {
-        Reader {
-            dialect: Some(dialect),
-            ..Reader::default()
-        }
+        Reader::new(dialect, "")
     }
 
     #[test]
