@@ -17,11 +17,15 @@ use crate::package::Inventory;
 
 pub mod cargo;
 pub mod gomod;
+mod js;
+mod npm;
 pub mod pipfile;
+mod pnpm;
 pub mod poetry;
 mod requirement_line;
 pub mod requirements;
 pub mod uv;
+mod yarn;
 
 pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
 
@@ -41,12 +45,20 @@ pub enum Format {
     Uv,
     /// `go.mod`, with the `go.sum` beside it.
     GoMod,
+    /// npm's `package-lock.json` or `npm-shrinkwrap.json`, lockfile
+    /// versions 1 to 3.
+    Npm,
+    /// `yarn.lock`, Yarn classic's (v1) or Yarn berry's (YAML).
+    Yarn,
+    /// `pnpm-lock.yaml`, lockfile versions 5.x, 6.x and 9.0.
+    Pnpm,
 }
 
 impl Format {
     /// The file names [`Format::detect`] knows, for messages.
-    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock, requirements*.txt, \
-        poetry.lock, Pipfile.lock, uv.lock, go.mod";
+    pub const NAMES_HINT: &str = "known lockfiles are: Cargo.lock, package-lock.json, \
+        npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock, \
+        Pipfile.lock, uv.lock, go.mod";
 
     /// The format of a file named `file_name` (the last component of its
     /// path), if it is a lockfile this module reads.
@@ -60,6 +72,9 @@ impl Format {
             name if name.starts_with("requirements") && name.ends_with(".txt") => {
                 Some(Self::Requirements)
             }
+            "package-lock.json" | "npm-shrinkwrap.json" => Some(Self::Npm),
+            "yarn.lock" => Some(Self::Yarn),
+            "pnpm-lock.yaml" => Some(Self::Pnpm),
             _ => None,
         }
     }
@@ -73,6 +88,9 @@ impl Format {
             Self::Pipfile => "Pipfile.lock",
             Self::Uv => "uv.lock",
             Self::GoMod => "go.mod",
+            Self::Npm => "package-lock.json",
+            Self::Yarn => "yarn.lock",
+            Self::Pnpm => "pnpm-lock.yaml",
         }
     }
 }
@@ -107,7 +125,9 @@ pub fn read(path: &Path) -> Result<Inventory, LockfileError> {
 /// Parses the text of a lockfile of `format`; `path` only names it in
 /// messages. `companion` reads a file the lockfile needs, given its path
 /// relative to the lockfile's directory (a `go.sum`, an included
-/// requirements file).
+/// requirements file, the `package.json` files of a JavaScript project,
+/// which say what a `yarn.lock` or a version 1 `package-lock.json` does
+/// not; those readers do without them when they cannot be read).
 ///
 /// # Errors
 ///
@@ -126,6 +146,9 @@ pub fn parse(
         Format::Pipfile => pipfile::parse(path, text),
         Format::Uv => uv::parse(path, text),
         Format::GoMod => gomod::parse(path, text, companion),
+        Format::Npm => npm::parse(path, text, companion),
+        Format::Yarn => yarn::parse(path, text, companion),
+        Format::Pnpm => pnpm::parse(path, text, companion),
     }
 }
 
