@@ -207,7 +207,12 @@ impl Reader<'_, '_> {
         Ok(())
     }
 
-    fn read_case(&self, case: Node, suite: &str, report: &mut JunitReport) -> Result<(), JunitError> {
+    fn read_case(
+        &self,
+        case: Node,
+        suite: &str,
+        report: &mut JunitReport,
+    ) -> Result<(), JunitError> {
         report.tests += 1;
         report.time += self.seconds(case)?;
         let Some((outcome, element)) = case_outcome(case) else {
@@ -243,7 +248,8 @@ impl Reader<'_, '_> {
         match cleaned.parse::<f64>() {
             Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(seconds),
             _ => {
-                let message = format!("`<testcase>` has a `time` of `{time}`, not a number of seconds");
+                let message =
+                    format!("`<testcase>` has a `time` of `{time}`, not a number of seconds");
                 Err(self.error_at(case, message))
             }
         }
@@ -349,9 +355,18 @@ got 2</failure>
         let failed: Vec<(&str, &str, &str)> = report
             .failed
             .iter()
-            .map(|case| (case.suite.as_str(), case.name.as_str(), case.message.as_str()))
+            .map(|case| {
+                (
+                    case.suite.as_str(),
+                    case.name.as_str(),
+                    case.message.as_str(),
+                )
+            })
             .collect();
-        assert_eq!(failed, [("inner", "b", "expected 1"), ("inner", "c", "boom")]);
+        assert_eq!(
+            failed,
+            [("inner", "b", "expected 1"), ("inner", "c", "boom")]
+        );
         assert_eq!(report.failed[0].details, "expected 1\ngot 2");
         assert_eq!(report.failed[0].qualified_name(), "pkg.B::b");
         assert_eq!(report.failed[1].qualified_name(), "c");
@@ -367,7 +382,8 @@ got 2</failure>
 
     #[test]
     fn malformed_xml_names_the_file_and_line() {
-        let text = "<testsuites>\n  <testsuite name=\"s\">\n    <testcase name=\"x\">\n  </testsuite>";
+        let text =
+            "<testsuites>\n  <testsuite name=\"s\">\n    <testcase name=\"x\">\n  </testsuite>";
         let error = parse("reports/bad.xml", text).unwrap_err();
         assert_eq!((error.path.as_str(), error.line), ("reports/bad.xml", 4));
         let shown = error.to_string();

@@ -6,7 +6,9 @@ use std::path::Path;
 use gantry_plugin_core::junit::{self, JunitReport, Outcome};
 
 fn read(name: &str) -> JunitReport {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/junit")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     junit::parse(name, &text).unwrap()
 }
@@ -26,11 +28,17 @@ fn pytest_report_counts_failures_errors_and_skips() {
     assert_eq!(failure.classname, "test_contacts");
     assert_eq!(failure.name, "test_normalise_keeps_country_code");
     assert!(
-        failure.message.starts_with("AssertionError: country code must be dropped\n"),
+        failure
+            .message
+            .starts_with("AssertionError: country code must be dropped\n"),
         "{:?}",
         failure.message
     );
-    assert!(failure.details.contains("test_contacts.py:13: AssertionError"));
+    assert!(
+        failure
+            .details
+            .contains("test_contacts.py:13: AssertionError")
+    );
 
     let error = &report.failed[1];
     assert_eq!(error.outcome, Outcome::Error);
@@ -39,7 +47,10 @@ fn pytest_report_counts_failures_errors_and_skips() {
         error.message,
         "failed on setup with \"RuntimeError: store unavailable\""
     );
-    assert_eq!(report.skipped_cases[0].message, "needs the exposure service");
+    assert_eq!(
+        report.skipped_cases[0].message,
+        "needs the exposure service"
+    );
 }
 
 #[test]
@@ -53,11 +64,17 @@ fn nextest_report_names_the_failed_test_and_its_panic() {
     assert_eq!(names, ["exposure::tests::window_is_ten_days"]);
     assert_eq!(report.failed[0].suite, "exposure");
     assert!(
-        report.failed[0].message.starts_with("thread 'tests::window_is_ten_days'"),
+        report.failed[0]
+            .message
+            .starts_with("thread 'tests::window_is_ten_days'"),
         "{}",
         report.failed[0].message
     );
-    assert!(report.failed[0].details.contains("the window shrank to ten days"));
+    assert!(
+        report.failed[0]
+            .details
+            .contains("the window shrank to ten days")
+    );
 }
 
 #[test]

@@ -74,7 +74,10 @@ fn matching_files(pattern: &str, workspace: &Path) -> Result<Vec<String>, StageE
     check_pattern(pattern)?;
     let full = format!("{}/{pattern}", workspace.display());
     let paths = glob::glob(&full).map_err(|error| {
-        config::invalid("junit", format!("`{pattern}` is not a glob pattern: {error}"))
+        config::invalid(
+            "junit",
+            format!("`{pattern}` is not a glob pattern: {error}"),
+        )
     })?;
     let mut files = Vec::new();
     for path in paths {
@@ -151,7 +154,8 @@ mod tests {
         r#"<testsuite name="t"><testcase name="b"><failure message="no"/></testcase></testsuite>"#;
 
     fn workspace(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("gantry-test-junit-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("gantry-test-junit-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("reports/nested")).unwrap();
         dir
@@ -182,14 +186,20 @@ mod tests {
         let StageError::MissingInput(message) = error else {
             panic!("expected missing-input")
         };
-        assert!(message.starts_with("no file in the workspace matches the JUnit pattern `out/*.xml`"));
+        assert!(
+            message.starts_with("no file in the workspace matches the JUnit pattern `out/*.xml`")
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn malformed_report_names_the_file_and_line() {
         let dir = workspace("bad");
-        fs::write(dir.join("reports/nested/x.xml"), "<testsuite>\n<testcase>\n</testsuite>\n").unwrap();
+        fs::write(
+            dir.join("reports/nested/x.xml"),
+            "<testsuite>\n<testcase>\n</testsuite>\n",
+        )
+        .unwrap();
         let error = read_reports(&patterns(&["reports/**/*.xml"]), &dir).unwrap_err();
         let StageError::MissingInput(message) = error else {
             panic!("expected missing-input")
@@ -206,7 +216,10 @@ mod tests {
         let dir = workspace("escape");
         for pattern in ["/etc/*.xml", "../x.xml", "reports/../../x.xml"] {
             let error = read_reports(&patterns(&[pattern]), &dir).unwrap_err();
-            assert!(matches!(error, StageError::InvalidConfig(_)), "{pattern}: {error:?}");
+            assert!(
+                matches!(error, StageError::InvalidConfig(_)),
+                "{pattern}: {error:?}"
+            );
         }
         fs::remove_dir_all(dir).unwrap();
     }
@@ -217,8 +230,13 @@ mod tests {
         let two: Patterns = serde_json::from_str(r#"["a.xml", "b/*.xml"]"#).unwrap();
         assert_eq!(one, patterns(&["a.xml"]));
         assert_eq!(two, patterns(&["a.xml", "b/*.xml"]));
-        let error = serde_json::from_str::<Patterns>("[]").unwrap_err().to_string();
-        assert!(error.contains("a glob pattern, or a list of them"), "{error}");
+        let error = serde_json::from_str::<Patterns>("[]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("a glob pattern, or a list of them"),
+            "{error}"
+        );
         assert!(serde_json::from_str::<Patterns>("3").is_err());
     }
 }

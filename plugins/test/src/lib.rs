@@ -176,7 +176,11 @@ fn apply_junit(report: &mut TestReport, junit: JunitReport) {
     report.passed = junit.passed();
     report.failed = junit.failures + junit.errors;
     report.ignored = junit.skipped;
-    report.failed_tests = junit.failed.iter().map(|case| case.qualified_name()).collect();
+    report.failed_tests = junit
+        .failed
+        .iter()
+        .map(|case| case.qualified_name())
+        .collect();
     report.junit = Some(junit);
 }
 
@@ -267,7 +271,10 @@ mod tests {
         let mut report = build_report(command(), &run, 12);
         let text = r#"<testsuite name="s"><testcase name="a"/>
             <testcase classname="app" name="b"><failure message="no"/></testcase></testsuite>"#;
-        apply_junit(&mut report, gantry_plugin_core::junit::parse("r.xml", text).unwrap());
+        apply_junit(
+            &mut report,
+            gantry_plugin_core::junit::parse("r.xml", text).unwrap(),
+        );
         assert_eq!((report.passed, report.failed), (1, 1));
         let Verdict::Fail(reason) = verdict(&report, &run) else {
             panic!("expected fail")
@@ -280,7 +287,10 @@ mod tests {
 
         let clean = r#"<testsuite name="s"><testcase name="a"/></testsuite>"#;
         let mut report = build_report(command(), &run, 12);
-        apply_junit(&mut report, gantry_plugin_core::junit::parse("r.xml", clean).unwrap());
+        apply_junit(
+            &mut report,
+            gantry_plugin_core::junit::parse("r.xml", clean).unwrap(),
+        );
         assert_eq!(verdict(&report, &run), Verdict::Pass);
     }
 
