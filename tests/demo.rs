@@ -13,7 +13,9 @@ use std::path::Path;
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
-use crate::support::{Gantry, Ran, read_json, sha256_hex, stage};
+use crate::support::{
+    Gantry, Ran, interop_python, read_json, run_interop_check, sha256_hex, stage,
+};
 
 const DEMO: &str = "pipelines/contact-tracing.toml";
 const BLOCKED: &str = "pipelines/contact-tracing-blocked.toml";
@@ -37,7 +39,10 @@ fn demo_pipeline_stops_at_review_gate_then_promotes_after_approval() -> Result<(
     let manifest = check_image_layout(&image, "0.1.0")?;
     check_layer_holds(&image, &manifest, "app/contact-tracing")?;
     let sbom_digest = check_scan_outputs(&run_dir.join("stages/scan/out"), &record)?;
-    check_ato_packet(&run_dir.join("stages/ato/out"), &manifest, &sbom_digest)?;
+    let packet = run_dir.join("stages/ato/out");
+    check_ato_packet(&packet, &manifest, &sbom_digest)?;
+    check_summary_for_people(&packet, "No earlier promoted version")?;
+    check_packet_with_independent_tools(&packet)?;
 
     let approved = gantry.run(&["approve", &run, "--as", "officer"])?;
     ensure!(approved.code == 0, "approve failed: {approved:?}");
@@ -47,7 +52,22 @@ fn demo_pipeline_stops_at_review_gate_then_promotes_after_approval() -> Result<(
 
     check_promotion(&gantry, &run, &manifest)?;
     gantry.assert_audit_intact()?;
-    check_audit_trail(&gantry, &run)
+    check_audit_trail(&gantry, &run)?;
+
+    // The next release of the service is compared with this one.
+    let next = run_to_gate(&gantry)?;
+    let packet = gantry.run_dir(&next).join("stages/ato/out");
+    let since = format!(
+        "Compared with 0.1.0 (image {}, run {run})",
+        manifest["digest"]
+    );
+    check_summary_for_people(&packet, &since.replace('"', ""))?;
+    let summary = std::fs::read_to_string(packet.join("summary.md"))?;
+    ensure!(
+        summary.contains("no package and no open finding changed"),
+        "{summary}"
+    );
+    Ok(())
 }
 
 #[test]
@@ -286,17 +306,110 @@ fn artifact_digest(record: &Value, stage_id: &str, name: &str) -> Result<String>
 }
 
 /// The packet names what the reviewer approves: the image, the SBOM, the
-/// policy, and the open finding.
+/// policy, and the open finding, in OSCAL assessment results and a POA&M
+/// that link the finding to its SBOM component.
 fn check_ato_packet(out: &Path, manifest: &Value, sbom_digest: &str) -> Result<()> {
-    read_json(&out.join("assessment-results.json"))?;
-    let summary = std::fs::read_to_string(out.join("summary.md"))?;
     let image_digest = manifest["digest"].as_str().context("manifest digest")?;
-    for needed in [image_digest, sbom_digest, "cdc-ato", "2026.11", ADVISORY] {
+    let results = read_json(&out.join("assessment-results.json"))?;
+    let root = &results["assessment-results"];
+    let metadata = root["metadata"].to_string();
+    for needed in ["cdc-ato", "2026.11"] {
         ensure!(
-            summary.contains(needed),
-            "summary.md does not name `{needed}`:\n{summary}"
+            metadata.contains(needed),
+            "metadata lacks `{needed}`: {metadata}"
         );
     }
+    let result = &root["results"][0];
+    let props = result["props"].to_string();
+    ensure!(
+        props.contains(image_digest) && props.contains(sbom_digest),
+        "{props}"
+    );
+
+    // The finding's observation is about the `time` component of the SBOM.
+    let components = result["local-definitions"]["components"]
+        .as_array()
+        .context("components")?;
+    let time = components
+        .iter()
+        .find(|c| c["title"] == "time@0.1.45")
+        .context("no component for time@0.1.45")?;
+    let observation = result["observations"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|o| o["title"] == format!("{ADVISORY} in time@0.1.45"))
+        })
+        .context("no observation of the advisory")?;
+    assert_eq!(observation["subjects"][0]["subject-uuid"], time["uuid"]);
+    let finding = &result["findings"][0];
+    assert_eq!(
+        finding["related-observations"][0]["observation-uuid"],
+        observation["uuid"]
+    );
+
+    // The SBOM's digest is in the back matter, as the file's real sha256.
+    let sbom_hex = sbom_digest.trim_start_matches("sha256:");
+    ensure!(
+        root["back-matter"].to_string().contains(sbom_hex),
+        "back matter lacks the SBOM digest"
+    );
+    let sbom = std::fs::read(out.join("../../scan/out/sbom.cdx.json"))?;
+    assert_eq!(
+        sha256_hex(&sbom),
+        sbom_hex,
+        "the back matter's href leads to the SBOM"
+    );
+
+    let poam = read_json(&out.join("poam.json"))?;
+    let item = &poam["plan-of-action-and-milestones"]["poam-items"][0];
+    assert_eq!(
+        item["title"],
+        format!("Remediate {ADVISORY} in time@0.1.45")
+    );
+    assert_eq!(item["related-findings"][0]["finding-uuid"], finding["uuid"]);
+    Ok(())
+}
+
+/// The summary for people, in Markdown and HTML: the verdict first, the
+/// facts the reviewer approves, and what changed since the last promotion
+/// (`history` is the line expected there).
+fn check_summary_for_people(out: &Path, history: &str) -> Result<()> {
+    let summary = std::fs::read_to_string(out.join("summary.md"))?;
+    let verdict = summary.lines().nth(2).unwrap_or_default();
+    assert_eq!(
+        verdict,
+        "**Verdict:** ready for approval: 1 open finding (1 medium), tests passed."
+    );
+    for needed in ["cdc-ato version 2026.11", ADVISORY, "fxhash@0.2.1", history] {
+        ensure!(
+            summary.contains(needed),
+            "summary.md lacks `{needed}`:\n{summary}"
+        );
+    }
+    let html = std::fs::read_to_string(out.join("summary.html"))?;
+    ensure!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    let escaped = history.replace('\'', "&#39;");
+    for needed in ["ready for approval", ADVISORY, escaped.as_str()] {
+        ensure!(html.contains(needed), "summary.html lacks `{needed}`");
+    }
+    ensure!(
+        !html.contains("<script") && !html.contains("src="),
+        "{html}"
+    );
+    Ok(())
+}
+
+/// compliance-trestle loads both documents and the NIST schema and
+/// oscal-validate find no error (`tests/interop/check_oscal.py`).
+fn check_packet_with_independent_tools(out: &Path) -> Result<()> {
+    let Some(python) = interop_python() else {
+        return Ok(());
+    };
+    let results = out.join("assessment-results.json");
+    let poam = out.join("poam.json");
+    let printed = run_interop_check(&python, "check_oscal.py", &[&results, &poam])?;
+    ensure!(printed.contains("0 errors in all"), "{printed}");
     Ok(())
 }
 

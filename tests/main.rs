@@ -7,6 +7,7 @@ mod exec;
 mod gate;
 mod hostile_inputs;
 mod inspect;
+mod junit;
 mod net;
 mod pipeline_props;
 mod plugin_crates;

@@ -8,17 +8,25 @@
 use std::fs;
 use std::path::Path;
 
+use gantry_plugin_core::junit::{JunitReport, Outcome};
 use gantry_plugin_core::oci::{self, ANNOTATION_TITLE};
-use gantry_plugin_core::oscal::{Assessment, ImageFacts, OpenFinding, TestFacts};
+use gantry_plugin_core::oscal::{
+    Assessment, ComponentFacts, EvidenceFile, ImageFacts, JunitTotals, OpenFinding, TestFacts,
+    TestFailure,
+};
 use gantry_plugin_core::osv::FindingsReport;
 use gantry_plugin_sdk::{InputArtifact, ResultExt, StageError, StageInput, input};
 use serde::Deserialize;
+use serde_json::Value;
 
 /// Artifact names, as the build, test and scan stages write them.
 pub const IMAGE: &str = "image";
 pub const TEST_REPORT: &str = "test-report";
 pub const SBOM: &str = "sbom";
 pub const FINDINGS: &str = "findings";
+/// Optional inputs: recorded as evidence when present, never missed.
+pub const JUNIT: &str = "junit";
+pub const PROVENANCE: &str = "provenance";
 
 /// Everything the packet reports.
 #[derive(Debug, Clone)]
@@ -28,6 +36,9 @@ pub struct Packet {
     pub scan: Option<FindingsReport>,
     /// Names of the artifacts no upstream stage produced.
     pub missing: Vec<&'static str>,
+    /// Suppressions and licence results the scan reported, as headed lists
+    /// of lines for the summary.
+    pub policy_notes: Vec<(String, Vec<String>)>,
 }
 
 /// The parts of `test-report.json` (written by the test stage) the packet uses.
@@ -42,6 +53,24 @@ struct TestReport {
     ignored: u64,
     #[serde(default)]
     failed_tests: Vec<String>,
+    #[serde(default)]
+    junit: Option<JunitReport>,
+}
+
+/// The parts of a CycloneDX SBOM the packet uses.
+#[derive(Debug, Deserialize)]
+struct Sbom {
+    #[serde(default)]
+    components: Vec<SbomComponent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SbomComponent {
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    purl: Option<String>,
 }
 
 /// Reads every input artifact of the packet.
@@ -65,8 +94,15 @@ pub fn read_packet(
     };
     let image = present(IMAGE).map(read_image).transpose()?;
     let tests = present(TEST_REPORT).map(read_tests).transpose()?;
-    let sbom_digest = present(SBOM).map(|sbom| sbom.digest.clone());
-    let scan = present(FINDINGS).map(read_findings).transpose()?;
+    let sbom = present(SBOM);
+    let sbom_digest = sbom.map(|sbom| sbom.digest.clone());
+    let components = sbom.map(read_components).transpose()?.unwrap_or_default();
+    let findings_artifact = present(FINDINGS);
+    let scan = findings_artifact.map(read_findings).transpose()?;
+    let policy_notes = findings_artifact
+        .map(read_policy_notes)
+        .transpose()?
+        .unwrap_or_default();
 
     let system = system.or_else(|| image.as_ref().map(|image| image.name.clone()));
     let findings = scan
@@ -84,12 +120,112 @@ pub fn read_packet(
         sbom_digest,
         tests,
         findings,
+        components,
+        evidence: evidence(stage),
     };
     Ok(Packet {
         assessment,
         scan,
         missing,
+        policy_notes,
     })
+}
+
+/// Every input the packet stands on, with its digest, in a fixed order.
+fn evidence(stage: &StageInput) -> Vec<EvidenceFile> {
+    let described = [
+        (IMAGE, "OCI image layout"),
+        (TEST_REPORT, "Test report"),
+        (JUNIT, "JUnit XML test results"),
+        (SBOM, "CycloneDX SBOM"),
+        (FINDINGS, "Vulnerability findings"),
+        (PROVENANCE, "Provenance attestation"),
+    ];
+    described
+        .iter()
+        .filter_map(|(name, title)| {
+            let artifact = input::find(stage, name)?;
+            Some(EvidenceFile {
+                name: (*name).to_owned(),
+                title: format!("{title} from stage `{}`", artifact.stage),
+                href: packet_relative(&artifact.path),
+                media_type: artifact.media_type.clone(),
+                digest: artifact.digest.clone(),
+            })
+        })
+        .collect()
+}
+
+/// `/in/<stage>/<file>` as seen from the packet's own output directory in
+/// the run's state: `../../<stage>/out/<file>`.
+fn packet_relative(path: &str) -> String {
+    match path
+        .strip_prefix("/in/")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((stage, file)) => format!("../../{stage}/out/{file}"),
+        None => path.to_owned(),
+    }
+}
+
+fn read_components(artifact: &InputArtifact) -> Result<Vec<ComponentFacts>, StageError> {
+    let sbom: Sbom = read_json(artifact)?;
+    let mut components: Vec<ComponentFacts> = sbom
+        .components
+        .into_iter()
+        .map(|component| ComponentFacts {
+            name: component.name,
+            version: component.version,
+            purl: component.purl,
+        })
+        .collect();
+    components.sort();
+    components.dedup();
+    Ok(components)
+}
+
+/// Lists under keys about suppressions or licences in `findings.json`,
+/// each entry shown as its text fields.
+///
+/// TODO(#4): read these through the typed report once the scan's
+/// suppression and licence output settles; until then any list whose key
+/// names them is shown as written.
+fn read_policy_notes(artifact: &InputArtifact) -> Result<Vec<(String, Vec<String>)>, StageError> {
+    let report: Value = read_json(artifact)?;
+    let Some(object) = report.as_object() else {
+        return Ok(Vec::new());
+    };
+    let notes = object
+        .iter()
+        .filter(|(key, _)| ["suppress", "licen"].iter().any(|word| key.contains(word)))
+        .filter_map(|(key, value)| Some((key.clone(), value.as_array()?)))
+        .filter(|(_, entries)| !entries.is_empty())
+        .map(|(key, entries)| (key, entries.iter().map(describe_entry).collect()))
+        .collect();
+    Ok(notes)
+}
+
+/// `id: RUSTSEC-1, package: a@1, reason: …` for an object; the text
+/// itself for anything else.
+fn describe_entry(entry: &Value) -> String {
+    let Some(object) = entry.as_object() else {
+        return entry
+            .as_str()
+            .map_or_else(|| entry.to_string(), str::to_owned);
+    };
+    object
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(text) => Some(format!("{key}: {text}")),
+            Value::Number(number) => Some(format!("{key}: {number}")),
+            Value::Array(items) if items.iter().all(Value::is_string) => {
+                let items: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                Some(format!("{key}: {}", items.join(", ")))
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads and verifies the image layout, and names it from its index.
@@ -119,6 +255,29 @@ fn read_tests(artifact: &InputArtifact) -> Result<TestFacts, StageError> {
         ignored: report.ignored,
         failed_tests: report.failed_tests,
         report_href: artifact.path.clone(),
+        junit: report.junit.as_ref().map(|junit| JunitTotals {
+            tests: junit.tests,
+            failures: junit.failures,
+            errors: junit.errors,
+            skipped: junit.skipped,
+            time: junit.time,
+        }),
+        failures: report
+            .junit
+            .iter()
+            .flat_map(|junit| &junit.failed)
+            .map(|case| TestFailure {
+                outcome: match case.outcome {
+                    Outcome::Error => "error",
+                    Outcome::Failure | Outcome::Skipped => "failure",
+                }
+                .to_owned(),
+                suite: case.suite.clone(),
+                name: case.name.clone(),
+                classname: case.classname.clone(),
+                message: case.message.clone(),
+            })
+            .collect(),
     })
 }
 
@@ -208,6 +367,10 @@ mod tests {
             "package":"a@1.0.0","title":"bad"}],"counts":{"critical":0,"high":1,"medium":0,
             "low":0,"unknown":0},"warnings":[],"problems":[]}"#;
         fs::write(dir.join("findings.json"), findings).unwrap();
+        let sbom = r#"{"bomFormat":"CycloneDX","components":[
+            {"name":"time","version":"0.1.45","purl":"pkg:cargo/time@0.1.45"},
+            {"name":"app","version":"0.1.0"}]}"#;
+        fs::write(dir.join("sbom.cdx.json"), sbom).unwrap();
         let input = stage_input(vec![
             artifact(IMAGE, &dir.join("image")),
             artifact(TEST_REPORT, &dir.join("test-report.json")),
@@ -227,6 +390,43 @@ mod tests {
             Some(input.artifacts[2].digest.as_str())
         );
         assert!(packet.missing.is_empty());
+        let keys: Vec<String> = assessment.components.iter().map(|c| c.key()).collect();
+        assert_eq!(keys, ["app@0.1.0", "time@0.1.45"]);
+        let evidence: Vec<&str> = assessment
+            .evidence
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(evidence, [IMAGE, TEST_REPORT, SBOM, FINDINGS]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn evidence_links_point_from_the_packet_to_the_upstream_outputs() {
+        assert_eq!(
+            packet_relative("/in/scan/sbom.cdx.json"),
+            "../../scan/out/sbom.cdx.json"
+        );
+        assert_eq!(packet_relative("/in/build/image"), "../../build/out/image");
+    }
+
+    #[test]
+    fn suppressions_and_licences_in_the_findings_become_notes() {
+        let dir = scratch("notes");
+        let findings = r#"{"findings":[],"counts":{"critical":0,"high":0,"medium":0,"low":0,
+            "unknown":0},"warnings":[],"problems":[],
+            "suppressed":[{"id":"RUSTSEC-9","package":"a@1.0.0","reason":"not reachable"}],
+            "licenses":[]}"#;
+        fs::write(dir.join("findings.json"), findings).unwrap();
+        let input = stage_input(vec![artifact(FINDINGS, &dir.join("findings.json"))]);
+        let packet = read_packet(&input, None, String::new()).unwrap();
+        assert_eq!(
+            packet.policy_notes,
+            [(
+                "suppressed".to_owned(),
+                vec!["id: RUSTSEC-9, package: a@1.0.0, reason: not reachable".to_owned()]
+            )]
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -4,20 +4,29 @@
 //! ```toml
 //! [stage.config]
 //! system = "Contact Tracing"    # optional; defaults to the image's name
+//! registry = "/mnt/registry"    # optional; where to find earlier releases
+//! blocking = "high"             # optional; the default
 //! ```
 //!
 //! It reads the upstream artifacts by name (`image` from build,
-//! `test-report` from test, `sbom` and `findings` from scan) and writes
-//! `/out/assessment-results.json` (OSCAL 1.1.2 assessment results) and
-//! `/out/summary.md`. Its verdict is always `pass`: the approval gate after
-//! it is where a person decides.
+//! `test-report` and `junit` from test, `sbom` and `findings` from scan)
+//! and writes `/out/assessment-results.json` (OSCAL assessment results),
+//! `/out/poam.json` (the OSCAL plan of action and milestones, when anything
+//! is open), `/out/summary.md` and `/out/summary.html` (the same summary
+//! for people; findings at `blocking` severity or worse are listed first
+//! as blocking), and `/out/release-facts.json`, which the promote stage
+//! keeps so that the next release's summary can say what changed (see
+//! [`history`]). Its verdict is always `pass`: the approval gate after it
+//! is where a person decides.
 //!
-//! TODO(#4): the POA&M (`poam.json`), an HTML summary, and validation of
-//! the OSCAL output against its schema.
+//! TODO(#4): sign the packet through the host's `sign` interface.
 
+mod history;
+mod html;
 mod inputs;
 mod summary;
 
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gantry_plugin_core::oscal;
@@ -27,14 +36,25 @@ use gantry_plugin_sdk::{
 };
 use serde::Deserialize;
 
+use crate::history::{History, ReleaseFacts};
 use crate::inputs::Packet;
+use crate::summary::{PacketFiles, Summary};
 
 const CONFIG_SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "type": "object",
   "additionalProperties": false,
   "properties": {
-    "system": { "type": "string", "description": "the system's name; default: the image's" }
+    "system": { "type": "string", "description": "the system's name; default: the image's" },
+    "registry": {
+      "type": "string",
+      "description": "the registry as the plugin sees it, to compare with the last promoted release"
+    },
+    "blocking": {
+      "enum": ["critical", "high", "medium", "low", "unknown"],
+      "default": "high",
+      "description": "findings this severe or worse are listed as blocking"
+    }
   }
 }"#;
 
@@ -44,6 +64,34 @@ const CONFIG_SCHEMA: &str = r#"{
 struct AtoConfig {
     #[serde(default)]
     system: Option<String>,
+    #[serde(default)]
+    registry: Option<String>,
+    #[serde(default = "default_blocking")]
+    blocking: String,
+}
+
+fn default_blocking() -> String {
+    "high".to_owned()
+}
+
+/// Checks what serde cannot.
+fn check_config(config: &AtoConfig) -> Result<(), StageError> {
+    if summary::severity_rank(&config.blocking) > summary::severity_rank("unknown") {
+        let problem = format!(
+            "`{}` is not a severity: critical, high, medium, low or unknown",
+            config.blocking
+        );
+        return Err(config::invalid("blocking", problem));
+    }
+    if let Some(registry) = &config.registry
+        && !registry.starts_with('/')
+    {
+        return Err(config::invalid(
+            "registry",
+            "must be an absolute path, e.g. /mnt/registry",
+        ));
+    }
+    Ok(())
 }
 
 struct Ato;
@@ -56,7 +104,7 @@ impl Guest for Ato {
             kind: StageKind::Ato,
             config_schema: CONFIG_SCHEMA.to_owned(),
             wants: Capabilities {
-                read: vec!["/in".to_owned()],
+                read: vec!["/in".to_owned(), "/mnt/registry".to_owned()],
                 ..Capabilities::none()
             },
         }
@@ -64,7 +112,8 @@ impl Guest for Ato {
 
     fn run(input: StageInput) -> Result<StageOutput, StageError> {
         let config: AtoConfig = config::parse(&input.config)?;
-        let packet = inputs::read_packet(&input, config.system, now())?;
+        check_config(&config)?;
+        let packet = inputs::read_packet(&input, config.system.clone(), now())?;
         for name in &packet.missing {
             log::warn(
                 "input artifact is missing from the packet",
@@ -74,20 +123,39 @@ impl Guest for Ato {
         let document = oscal::assessment_results(&packet.assessment);
         out::write_json("assessment-results.json", &document)?;
         let uuid = document.assessment_results.uuid;
-        out::write("summary.md", summary::render(&packet, &uuid).as_bytes())?;
+        let mut output = StageOutput::pass(one_line(&packet)).with_artifact(
+            "assessment-results",
+            "application/json",
+            "assessment-results.json",
+        );
+        let plan = oscal::poam(&packet.assessment);
+        if let Some(plan) = &plan {
+            out::write_json("poam.json", plan)?;
+            output = output.with_artifact("poam", "application/json", "poam.json");
+        }
 
-        let line = one_line(&packet);
+        let facts = ReleaseFacts::of(&packet);
+        out::write_json("release-facts.json", &facts)?;
+        let history = match &config.registry {
+            Some(registry) => history::compare(Path::new(registry), &facts)?,
+            None => History::NotConfigured,
+        };
+        let files = PacketFiles {
+            assessment_uuid: uuid.clone(),
+            poam_uuid: plan.map(|plan| plan.poam.uuid),
+        };
+        let summary = Summary::of(&packet, &files, &history, &config.blocking);
+        out::write("summary.md", summary.to_markdown().as_bytes())?;
+        out::write("summary.html", html::render(&summary).as_bytes())?;
+
         log::info(
             "wrote the ATO packet",
-            &[("assessment", &uuid), ("result", &line)],
+            &[("assessment", &uuid), ("verdict", &summary.verdict)],
         );
-        Ok(StageOutput::pass(line)
-            .with_artifact(
-                "assessment-results",
-                "application/json",
-                "assessment-results.json",
-            )
+        Ok(output
             .with_artifact("summary", "text/markdown", "summary.md")
+            .with_artifact("summary-html", "text/html", "summary.html")
+            .with_artifact("release-facts", "application/json", "release-facts.json")
             .with_metadata("assessment-uuid", uuid))
     }
 }

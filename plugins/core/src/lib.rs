@@ -5,6 +5,7 @@
 //! compiled into the plugins for `wasm32-wasip2`.
 
 pub mod cvss;
+pub mod junit;
 pub mod lockfile;
 pub mod oci;
 pub mod oscal;

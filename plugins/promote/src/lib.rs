@@ -11,8 +11,11 @@
 //!
 //! The registry holds one OCI layout per image name, `<registry>/<name>/`,
 //! with the version as the manifest's tag, and `<registry>/catalogue.json`
-//! (see [`catalogue`] for how traffic is split). Every file is written
-//! beside its final name and renamed into place.
+//! (see [`catalogue`] for how traffic is split). When the ato stage wrote
+//! `release-facts.json`, it is kept at
+//! `<registry>/_releases/<name>/<version>.json`, where the next release's
+//! packet finds it to say what changed. Every file is written beside its
+//! final name and renamed into place.
 
 mod catalogue;
 
@@ -124,6 +127,9 @@ impl Guest for Promote {
             canary_weight: config.canary_weight,
         };
         let (record, routes) = record_promotion(registry, &promotion)?;
+        if let Some(facts) = input::find(&input, "release-facts") {
+            keep_release_facts(registry, &service, &record.version, Path::new(&facts.path))?;
+        }
         let summary = format!("promoted {service}:{}: {}", record.version, record.note);
         let report = PromotionReport {
             service,
@@ -200,6 +206,22 @@ fn image_identity(config: &PromoteConfig, image: &Path) -> Result<(String, Strin
     oci::check_image_name(&name).map_err(|problem| config::invalid("name", problem))?;
     oci::check_tag(&version).map_err(|problem| config::invalid("version", problem))?;
     Ok((name, version))
+}
+
+/// Copies the ato stage's release facts to where the next packet looks.
+fn keep_release_facts(
+    registry: &Path,
+    service: &str,
+    version: &str,
+    facts: &Path,
+) -> Result<(), StageError> {
+    let bytes = fs::read(facts)
+        .or_missing_input(|| format!("failed to read the release facts `{}`", facts.display()))?;
+    let target = registry
+        .join("_releases")
+        .join(service)
+        .join(format!("{version}.json"));
+    out::write_atomic(&target, &bytes)
 }
 
 /// Reads the catalogue, records the promotion, and writes it back.

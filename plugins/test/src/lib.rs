@@ -3,15 +3,22 @@
 //! ```toml
 //! [stage.config]
 //! command = ["cargo", "test", "--locked"]
+//! junit = "target/nextest/ci/junit.xml"   # optional; a glob or a list
 //! ```
 //!
 //! The verdict is the command's exit status: `pass` on 0, `fail` otherwise,
-//! naming the failed tests when cargo's output shows them. Counts come from
-//! every `test result:` line cargo's test harness prints, summed, and the
-//! whole report is written to `/out/test-report.json`.
+//! naming the failed tests. Without `junit`, counts come from every
+//! `test result:` line cargo's test harness prints, summed. With it, they
+//! come from the JUnit reports the command wrote into the workspace (see
+//! [`junit`]), which are then also copied, joined into one document, to
+//! `/out/junit.xml`; a report that records a failure fails the stage even
+//! when the command exited 0. The whole report is written to
+//! `/out/test-report.json`.
 
 mod cargo;
+mod junit;
 
+use std::path::Path;
 use std::time::Instant;
 
 use gantry_plugin_sdk::{
@@ -20,7 +27,10 @@ use gantry_plugin_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
+use gantry_plugin_core::junit::JunitReport;
+
 use crate::cargo::TestCounts;
+use crate::junit::Patterns;
 
 /// How much of each output stream the report keeps: the end, where the
 /// failures and the summary are.
@@ -36,6 +46,13 @@ const CONFIG_SCHEMA: &str = r#"{
     "command": {
       "type": "array", "items": { "type": "string" }, "minItems": 1,
       "default": ["cargo", "test", "--locked"]
+    },
+    "junit": {
+      "description": "JUnit XML reports the command writes, as globs relative to the workspace",
+      "oneOf": [
+        { "type": "string" },
+        { "type": "array", "items": { "type": "string" }, "minItems": 1 }
+      ]
     }
   }
 }"#;
@@ -46,6 +63,8 @@ const CONFIG_SCHEMA: &str = r#"{
 struct TestConfig {
     #[serde(default = "default_command")]
     command: Vec<String>,
+    #[serde(default)]
+    junit: Option<Patterns>,
 }
 
 fn default_command() -> Vec<String> {
@@ -69,6 +88,10 @@ struct TestReport {
     stdout: String,
     /// The last 64 KiB of standard error.
     stderr: String,
+    /// What the JUnit reports said, when `junit` is configured; the counts
+    /// above are then taken from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    junit: Option<JunitReport>,
 }
 
 struct Test;
@@ -81,8 +104,10 @@ impl Guest for Test {
             kind: StageKind::Test,
             config_schema: CONFIG_SCHEMA.to_owned(),
             // The test command runs on the host, in the workspace; the
-            // plugin itself reads nothing and writes only `/out`.
+            // plugin itself reads only the JUnit reports there, when
+            // configured, and writes only `/out`.
             wants: Capabilities {
+                read: vec![junit::WORKSPACE.to_owned()],
                 exec: vec!["cargo".to_owned()],
                 ..Capabilities::none()
             },
@@ -99,7 +124,14 @@ impl Guest for Test {
         let output = exec::run_command_line("command", &config.command, None)?;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-        let report = build_report(config.command, &output, duration_ms);
+        let mut report = build_report(config.command, &output, duration_ms);
+        let mut stage_output = StageOutput::new(Verdict::Pass, String::new());
+        if let Some(patterns) = &config.junit {
+            let reports = junit::read_reports(patterns, Path::new(junit::WORKSPACE))?;
+            out::write("junit.xml", reports.combined().as_bytes())?;
+            stage_output = stage_output.with_artifact("junit", "application/xml", "junit.xml");
+            apply_junit(&mut report, reports.report);
+        }
         out::write_json("test-report.json", &report)?;
         let counts = format!("{} passed, {} failed", report.passed, report.failed);
         log::info(
@@ -107,12 +139,9 @@ impl Guest for Test {
             &[("result", &counts), ("status", &output.describe_status())],
         );
 
-        let verdict = verdict(&report, &output);
-        Ok(StageOutput::new(verdict, counts).with_artifact(
-            "test-report",
-            "application/json",
-            "test-report.json",
-        ))
+        stage_output.verdict = verdict(&report, &output);
+        stage_output.summary = counts;
+        Ok(stage_output.with_artifact("test-report", "application/json", "test-report.json"))
     }
 }
 
@@ -137,16 +166,35 @@ fn build_report(command: Vec<String>, output: &exec::Output, duration_ms: u64) -
         duration_ms,
         stdout: output.stdout_tail(CAPTURE_BYTES),
         stderr: output.stderr_tail(CAPTURE_BYTES),
+        junit: None,
     }
 }
 
-/// `pass` on exit status 0; otherwise `fail`, naming failed tests if known.
+/// Takes the counts and failed tests from the JUnit reports: they are the
+/// runner's own record, where the console output is only what it printed.
+fn apply_junit(report: &mut TestReport, junit: JunitReport) {
+    report.passed = junit.passed();
+    report.failed = junit.failures + junit.errors;
+    report.ignored = junit.skipped;
+    report.failed_tests = junit
+        .failed
+        .iter()
+        .map(|case| case.qualified_name())
+        .collect();
+    report.junit = Some(junit);
+}
+
+/// `pass` on exit status 0 with no failure reported; otherwise `fail`,
+/// naming failed tests if known.
 fn verdict(report: &TestReport, output: &exec::Output) -> Verdict {
-    if output.success() {
-        return Verdict::Pass;
-    }
     let command = report.command.join(" ");
-    let mut reason = format!("`{command}` failed with {}", output.describe_status());
+    let mut reason = if !output.success() {
+        format!("`{command}` failed with {}", output.describe_status())
+    } else if report.junit.is_some() && report.failed > 0 {
+        format!("`{command}` exited 0 but its JUnit report records failures")
+    } else {
+        return Verdict::Pass;
+    };
     if !report.failed_tests.is_empty() {
         reason.push_str(&format!(": {}", name_failures(&report.failed_tests)));
     }
@@ -215,6 +263,35 @@ mod tests {
             panic!("expected fail")
         };
         assert_eq!(reason, "`cargo test --locked` failed with exit status 101");
+    }
+
+    #[test]
+    fn junit_failures_fail_the_stage_even_after_exit_zero() {
+        let run = output(Some(0), "");
+        let mut report = build_report(command(), &run, 12);
+        let text = r#"<testsuite name="s"><testcase name="a"/>
+            <testcase classname="app" name="b"><failure message="no"/></testcase></testsuite>"#;
+        apply_junit(
+            &mut report,
+            gantry_plugin_core::junit::parse("r.xml", text).unwrap(),
+        );
+        assert_eq!((report.passed, report.failed), (1, 1));
+        let Verdict::Fail(reason) = verdict(&report, &run) else {
+            panic!("expected fail")
+        };
+        assert_eq!(
+            reason,
+            "`cargo test --locked` exited 0 but its JUnit report records failures: \
+             1 test failed: app::b"
+        );
+
+        let clean = r#"<testsuite name="s"><testcase name="a"/></testsuite>"#;
+        let mut report = build_report(command(), &run, 12);
+        apply_junit(
+            &mut report,
+            gantry_plugin_core::junit::parse("r.xml", clean).unwrap(),
+        );
+        assert_eq!(verdict(&report, &run), Verdict::Pass);
     }
 
     #[test]
