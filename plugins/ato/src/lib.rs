@@ -9,7 +9,8 @@
 //! It reads the upstream artifacts by name (`image` from build,
 //! `test-report` from test, `sbom` and `findings` from scan) and writes
 //! `/out/assessment-results.json` (OSCAL 1.1.2 assessment results) and
-//! `/out/summary.md`. Its verdict is always `pass`: the approval gate after
+//! `/out/summary.md`, and has the host sign the assessment results with
+//! the pipeline key into `/out/assessment-results.dsse.json`. Its verdict is always `pass`: the approval gate after
 //! it is where a person decides.
 //!
 //! TODO(#4): the POA&M (`poam.json`), an HTML summary, and validation of
@@ -22,8 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gantry_plugin_core::oscal;
 use gantry_plugin_sdk::{
-    Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput, config, log,
-    out,
+    Artifact, Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput,
+    config, log, out, sign,
 };
 use serde::Deserialize;
 
@@ -73,6 +74,7 @@ impl Guest for Ato {
         }
         let document = oscal::assessment_results(&packet.assessment);
         out::write_json("assessment-results.json", &document)?;
+        let signed = sign_packet("assessment-results.json", "assessment-results.dsse.json")?;
         let uuid = document.assessment_results.uuid;
         out::write("summary.md", summary::render(&packet, &uuid).as_bytes())?;
 
@@ -81,14 +83,44 @@ impl Guest for Ato {
             "wrote the ATO packet",
             &[("assessment", &uuid), ("result", &line)],
         );
-        Ok(StageOutput::pass(line)
+        let mut output = StageOutput::pass(line)
             .with_artifact(
                 "assessment-results",
                 "application/json",
                 "assessment-results.json",
             )
             .with_artifact("summary", "text/markdown", "summary.md")
-            .with_metadata("assessment-uuid", uuid))
+            .with_metadata("assessment-uuid", uuid);
+        output.artifacts.extend(signed);
+        Ok(output)
+    }
+}
+
+/// Has the host sign `packet` (under `/out`) with the pipeline key into
+/// `envelope`; returns the envelope's artifact, or none when the host
+/// refuses (this stage is not of kind `ato`), which it audits.
+fn sign_packet(packet: &str, envelope: &str) -> Result<Vec<Artifact>, StageError> {
+    let bytes = std::fs::read(out::path(packet))
+        .map_err(|e| StageError::Internal(format!("failed to read back `{packet}`: {e}")))?;
+    match sign::sign("application/vnd.oscal.assessment-results+json", &bytes) {
+        Ok(text) => {
+            out::write(envelope, text.as_bytes())?;
+            Ok(vec![Artifact {
+                name: "assessment-results-signature".to_owned(),
+                media_type: "application/vnd.dsse.envelope.v1+json".to_owned(),
+                path: envelope.to_owned(),
+            }])
+        }
+        Err(refused @ sign::SignError::NotGranted(_)) => {
+            log::warn(
+                "the packet is not signed",
+                &[("reason", &refused.to_string())],
+            );
+            Ok(Vec::new())
+        }
+        Err(error) => Err(StageError::Internal(format!(
+            "failed to sign `{packet}`: {error}"
+        ))),
     }
 }
 
