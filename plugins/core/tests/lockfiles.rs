@@ -109,11 +109,7 @@ fn check(case: &Path, lockfile: &Path) -> Result<(), String> {
     if inventory.has_graph != expected.has_graph {
         problems.push(format!("has-graph {}", inventory.has_graph));
     }
-    let roots: Vec<String> = inventory
-        .roots
-        .iter()
-        .map(|&i| key(&inventory, i))
-        .collect();
+    let roots: Vec<String> = inventory.roots.iter().map(|&i| key(&inventory, i)).collect();
     if roots != expected.roots {
         problems.push(format!("roots {roots:?}"));
     }
@@ -160,12 +156,10 @@ fn check(case: &Path, lockfile: &Path) -> Result<(), String> {
         problems.push(format!("edges missing {missing:?}, extra {extra:?}"));
     }
     if inventory.warnings.len() != expected.warnings.len()
-        || !expected.warnings.iter().all(|wanted| {
-            inventory
-                .warnings
-                .iter()
-                .any(|got| got.contains(wanted.as_str()))
-        })
+        || !expected
+            .warnings
+            .iter()
+            .all(|wanted| inventory.warnings.iter().any(|got| got.contains(wanted.as_str())))
     {
         problems.push(format!("warnings {:?}", inventory.warnings));
     }
@@ -179,11 +173,7 @@ fn check(case: &Path, lockfile: &Path) -> Result<(), String> {
 #[test]
 fn every_lockfile_fixture_gives_exactly_its_expected_packages() {
     let cases = cases();
-    assert!(
-        !cases.is_empty(),
-        "no fixtures under {}",
-        fixtures().display()
-    );
+    assert!(!cases.is_empty(), "no fixtures under {}", fixtures().display());
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|(case, lockfile)| {
