@@ -33,16 +33,19 @@ pub async fn at_terminal(
         let Some(choice) = ask(&format!("{identity}: [a]pprove or [r]eject? "))? else {
             continue;
         };
-        // An identity the roles file binds a key to names its key file.
-        let key = match ask(&format!("{identity}'s private key file (empty for none): "))? {
-            Some(path) => match crate::audit::keys::load_private_key(Path::new(path.trim())) {
-                Ok(key) => Some(key),
-                Err(err) => {
-                    eprintln!("  refused: {err}");
-                    continue;
-                }
+        // An identity the roles file binds a key to signs with it.
+        let key = match session.must_sign(&record.id, &identity)? {
+            false => None,
+            true => match ask(&format!("{identity}'s private key file: "))? {
+                Some(path) => match crate::audit::keys::load_private_key(Path::new(path.trim())) {
+                    Ok(key) => Some(key),
+                    Err(err) => {
+                        eprintln!("  refused: {err}");
+                        continue;
+                    }
+                },
+                None => continue,
             },
-            None => None,
         };
         let decided = if choice.starts_with('r') {
             let reason =

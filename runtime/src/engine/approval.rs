@@ -80,6 +80,21 @@ pub fn bound_key(roles: &Roles, identity: &str) -> Option<PublicKey> {
 }
 
 impl Session {
+    /// Whether the roles file run `run` pinned binds a key to `identity`,
+    /// so that its decisions must be signed.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the run or its roles file cannot be read.
+    pub fn must_sign(&self, run: &RunId, identity: &str) -> Result<bool, EngineError> {
+        let record = self.load_run(run)?;
+        let Some(pin) = &record.pins.roles else {
+            return Ok(false);
+        };
+        let roles = crate::pipeline::load_roles(std::path::Path::new(&pin.path))?;
+        Ok(roles.public_key(identity).is_some())
+    }
+
     /// Signs `ballot` with `key` when the roles file binds a key to the
     /// identity (refusing, and auditing, any other key), or passes it
     /// unsigned when it binds none and no key is given.

@@ -36,6 +36,10 @@ pub struct SignatureSummary {
     pub unsigned_decisions: usize,
     /// Runs that started without a pipeline key (before keys existed).
     pub unsigned_runs: usize,
+    /// Runs whose record is missing or names another run: their provenance
+    /// was checked against its signature and recorded digest only, and
+    /// their decisions not at all (the record pins the roles file).
+    pub unrecorded_runs: usize,
 }
 
 /// One line of the log being checked, for messages.
@@ -73,6 +77,7 @@ pub fn verify_signatures(
     let mut keys: BTreeMap<&str, PublicKey> = BTreeMap::new();
     let mut ended: BTreeMap<&str, usize> = BTreeMap::new();
     let mut summary = SignatureSummary::default();
+    let mut unrecorded = std::collections::BTreeSet::new();
     for (index, event) in events.iter().enumerate() {
         let line = Line {
             number: index + 1,
@@ -102,11 +107,17 @@ pub fn verify_signatures(
             "attestation" => {
                 let key = keys.get(line.run).ok_or_else(|| fail(no_key()))?;
                 let record = records.get(line.run).copied();
+                if record.is_none() {
+                    unrecorded.insert(line.run);
+                }
                 check_attestation(event, runs_dir, line.run, record, key).map_err(fail)?;
                 summary.attestations += 1;
             }
             "approval" | "rejection" => {
-                let record = records.get(line.run).copied();
+                let Some(record) = records.get(line.run).copied() else {
+                    unrecorded.insert(line.run);
+                    continue;
+                };
                 match check_decision(event, record).map_err(fail)? {
                     true => summary.signed_decisions += 1,
                     false => summary.unsigned_decisions += 1,
@@ -115,6 +126,7 @@ pub fn verify_signatures(
             _ => {}
         }
     }
+    summary.unrecorded_runs = unrecorded.len();
     if let Some((run, number)) = ended.into_iter().next() {
         return Err(format!(
             "audit log `{}`, line {number}: run {run} ended without a signed checkpoint after it",
@@ -246,9 +258,7 @@ fn check_attestation(
     )
     .map_err(|e| format!("`{shown}`: {e}"))?;
     let Some(record) = record else {
-        return Err(format!(
-            "run {run} has no run record to compare `{shown}` with"
-        ));
+        return Ok(());
     };
     if record.attestation.as_ref().map(|a| a.digest.as_str()) != Some(digest.as_str()) {
         return Err(format!(
@@ -311,10 +321,9 @@ fn check_statement(statement: &Value, record: &RunRecord) -> Result<(), String> 
 }
 
 /// Checks a decision; `true` when it is signed.
-fn check_decision(event: &Value, record: Option<&RunRecord>) -> Result<bool, String> {
+fn check_decision(event: &Value, record: &RunRecord) -> Result<bool, String> {
     let identity = event["identity"].as_str().unwrap_or_default();
-    let run = event["run"].as_str().unwrap_or_default();
-    let roles = match record.and_then(|r| r.pins.roles.as_ref()) {
+    let roles = match &record.pins.roles {
         Some(pin) => pinned_roles(&pin.path, &pin.digest)?,
         None => Roles::default(),
     };
@@ -343,11 +352,6 @@ fn check_decision(event: &Value, record: Option<&RunRecord>) -> Result<bool, Str
             ));
         }
     }
-    let Some(record) = record else {
-        return Err(format!(
-            "run {run} has no run record to compare the decision with"
-        ));
-    };
     if let Some((_, hex)) = image_of(record)
         && statement["image"]["digest"]["sha256"] != hex.as_str()
     {
