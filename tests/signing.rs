@@ -466,3 +466,42 @@ fn rechain(log: &Path, lines: &mut [Value]) -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn a_stage_not_of_kind_ato_is_refused_signing_and_the_refusal_audited() -> Result<()> {
+    use crate::sandbox::case::{Case, assert_attempts, assert_sandbox_held};
+
+    let case = Case::new("sign-ungranted", |_| String::new())?;
+    let ran = case.run()?;
+    let metadata = assert_sandbox_held(&case, &ran)?;
+    assert_attempts(
+        &metadata,
+        "refused: not-granted: ",
+        &["sign.plain", "sign.in-toto"],
+    )?;
+    let events = case.gantry.audit_events_of(&case.gantry.only_run()?)?;
+    let denials = events_named(&events, "denied");
+    assert_eq!(denials.len(), 2, "{denials:#?}");
+    assert!(
+        denials.iter().all(|d| d["capability"] == "sign"),
+        "{denials:#?}"
+    );
+    assert_eq!(denials[1]["asked"], "sign `application/vnd.in-toto+json`");
+    assert!(events_named(&events, "signed").is_empty());
+
+    // `inspect` says so before anything runs.
+    let ran = case
+        .gantry
+        .run(&["inspect", "--json", &case.scratch.pipeline()])?;
+    let report = ran.json()?;
+    let findings = report["stages"][0]["findings"]
+        .as_array()
+        .context("findings")?;
+    let codes: Vec<_> = findings.iter().map(|f| &f["code"]).collect();
+    assert!(
+        codes.contains(&&Value::from("sign-not-allowed")),
+        "{codes:?}"
+    );
+    assert_eq!(report["stages"][0]["may_sign"], false);
+    case.gantry.assert_audit_intact()
+}
