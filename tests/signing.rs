@@ -505,3 +505,26 @@ fn a_stage_not_of_kind_ato_is_refused_signing_and_the_refusal_audited() -> Resul
     assert_eq!(report["stages"][0]["may_sign"], false);
     case.gantry.assert_audit_intact()
 }
+
+#[test]
+fn a_run_whose_stage_failed_has_no_provenance_but_a_signed_end() -> Result<()> {
+    let scratch = Scratch::new(
+        "[pipeline]\nname = \"failing\"\nworkspace = \"ws\"\n\n[[stage]]\nid = \"t\"\n\
+         plugin = \"gantry:test\"\nconfig = { command = [\"false\"] }\n\
+         grants = { exec = [\"false\"] }\n",
+    )?;
+    let gantry = Gantry::new()?;
+    let ran = gantry.run(&["run", &scratch.pipeline()])?;
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let run = gantry.only_run()?;
+    let events = gantry.audit_events_of(&run)?;
+    assert!(
+        events_named(&events, "attestation").is_empty(),
+        "{events:#?}"
+    );
+    ensure!(!gantry.run_dir(&run).join("provenance.dsse.json").exists());
+    let last = events.last().context("no events")?;
+    assert_eq!(last["event"], "checkpoint");
+    assert_eq!(last["after"], "run-end");
+    gantry.assert_audit_intact()
+}
