@@ -169,7 +169,10 @@ impl Session {
                 self.end_rejected(&mut record, &stage_id, identity, reason, &pipeline_key)?;
             }
             None => {
-                self.checkpoint(run, &pipeline_key, "approval")?;
+                // A run started before pipeline keys has none to sign with.
+                if record.signer.is_some() {
+                    self.checkpoint(run, &pipeline_key, "approval")?;
+                }
                 self.count_approval(&mut record, &stage_id, gate)?;
             }
         }

@@ -192,7 +192,8 @@ pub struct AttestationRecord {
 }
 
 impl Session {
-    /// Writes the run's signed provenance (once) and records its digest.
+    /// Writes the run's signed provenance (once) and records its digest;
+    /// a run started before pipeline keys gets none.
     pub(super) fn attest(
         &self,
         record: &mut super::RunRecord,
@@ -201,7 +202,7 @@ impl Session {
     ) -> Result<(), EngineError> {
         use super::provenance;
 
-        if record.attestation.is_some() {
+        if record.attestation.is_some() || record.signer.is_none() {
             return Ok(());
         }
         let statement = provenance::statement(record, spec);
