@@ -13,12 +13,14 @@ fn audit_verify_fails_when_lines_are_cut_from_the_end() -> anyhow::Result<()> {
     assert_eq!(gantry.run(&["run", &scratch.pipeline()])?.code, 0);
     gantry.assert_audit_intact()?;
 
-    // Drop the last two lines (stage-end and run-end): still a valid chain.
+    // Drop the last four lines (stage-end, the attestation, run-end and
+    // the checkpoint after it): still a valid chain.
     let log = gantry.state_dir().join("audit.jsonl");
     let text = std::fs::read_to_string(&log)?;
     let lines: Vec<&str> = text.lines().collect();
-    anyhow::ensure!(lines.len() > 2, "too few audit lines: {}", lines.len());
-    let kept = lines[..lines.len() - 2].join("\n") + "\n";
+    anyhow::ensure!(lines.len() > 4, "too few audit lines: {}", lines.len());
+    anyhow::ensure!(lines[lines.len() - 1].contains("\"event\":\"checkpoint\""));
+    let kept = lines[..lines.len() - 4].join("\n") + "\n";
     std::fs::write(&log, kept)?;
 
     let ran = gantry.run(&["audit", "verify", "--json"])?;

@@ -466,14 +466,18 @@ fn check_chain_links(lines: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// Start, the five plugin stages, the approval, the promotion, the end.
+/// Start, the five plugin stages, the provenance, the approval and its
+/// checkpoint, the promotion, the end and its checkpoint.
 fn check_event_order(events: &[Value]) -> Result<()> {
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     let order = [
         "run-start",
         "stage-start",
         "stage-end",
+        "attestation",
+        "awaiting-approval",
         "approval",
+        "checkpoint",
         "promotion",
         "run-end",
     ];
@@ -483,7 +487,11 @@ fn check_event_order(events: &[Value]) -> Result<()> {
         .collect::<Option<_>>()
         .with_context(|| format!("events {names:?} lack one of {order:?}"))?;
     ensure!(positions.is_sorted(), "events out of order: {names:?}");
-    assert_eq!(names.last(), Some(&"run-end"), "{names:?}");
+    assert_eq!(
+        names[names.len() - 2..],
+        ["run-end", "checkpoint"],
+        "{names:?}"
+    );
     assert_eq!(names.iter().filter(|n| **n == "stage-start").count(), 5);
     assert_eq!(names.iter().filter(|n| **n == "stage-end").count(), 5);
     Ok(())

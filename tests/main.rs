@@ -13,6 +13,7 @@ mod pipeline_props;
 mod plugin_crates;
 mod plugins;
 mod sandbox;
+mod signing;
 mod support;
 mod trust;
 mod ui;

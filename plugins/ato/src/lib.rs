@@ -16,10 +16,9 @@
 //! for people; findings at `blocking` severity or worse are listed first
 //! as blocking), and `/out/release-facts.json`, which the promote stage
 //! keeps so that the next release's summary can say what changed (see
-//! [`history`]). Its verdict is always `pass`: the approval gate after it
-//! is where a person decides.
-//!
-//! TODO(#4): sign the packet through the host's `sign` interface.
+//! [`history`]). The host signs the assessment results with the pipeline
+//! key into `/out/assessment-results.dsse.json`. Its verdict is always
+//! `pass`: the approval gate after it is where a person decides.
 
 mod history;
 mod html;
@@ -31,8 +30,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gantry_plugin_core::oscal;
 use gantry_plugin_sdk::{
-    Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput, config, log,
-    out,
+    Artifact, Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput,
+    config, log, out, sign,
 };
 use serde::Deserialize;
 
@@ -122,6 +121,7 @@ impl Guest for Ato {
         }
         let document = oscal::assessment_results(&packet.assessment);
         out::write_json("assessment-results.json", &document)?;
+        let signed = sign_packet("assessment-results.json", "assessment-results.dsse.json")?;
         let uuid = document.assessment_results.uuid;
         let mut output = StageOutput::pass(one_line(&packet)).with_artifact(
             "assessment-results",
@@ -152,11 +152,41 @@ impl Guest for Ato {
             "wrote the ATO packet",
             &[("assessment", &uuid), ("verdict", &summary.verdict)],
         );
-        Ok(output
+        let mut output = output
             .with_artifact("summary", "text/markdown", "summary.md")
             .with_artifact("summary-html", "text/html", "summary.html")
             .with_artifact("release-facts", "application/json", "release-facts.json")
-            .with_metadata("assessment-uuid", uuid))
+            .with_metadata("assessment-uuid", uuid);
+        output.artifacts.extend(signed);
+        Ok(output)
+    }
+}
+
+/// Has the host sign `packet` (under `/out`) with the pipeline key into
+/// `envelope`; returns the envelope's artifact, or none when the host
+/// refuses (this stage is not of kind `ato`), which it audits.
+fn sign_packet(packet: &str, envelope: &str) -> Result<Vec<Artifact>, StageError> {
+    let bytes = std::fs::read(out::path(packet))
+        .map_err(|e| StageError::Internal(format!("failed to read back `{packet}`: {e}")))?;
+    match sign::sign("application/vnd.oscal.assessment-results+json", &bytes) {
+        Ok(text) => {
+            out::write(envelope, text.as_bytes())?;
+            Ok(vec![Artifact {
+                name: "assessment-results-signature".to_owned(),
+                media_type: "application/vnd.dsse.envelope.v1+json".to_owned(),
+                path: envelope.to_owned(),
+            }])
+        }
+        Err(refused @ sign::SignError::NotGranted(_)) => {
+            log::warn(
+                "the packet is not signed",
+                &[("reason", &refused.to_string())],
+            );
+            Ok(Vec::new())
+        }
+        Err(error) => Err(StageError::Internal(format!(
+            "failed to sign `{packet}`: {error}"
+        ))),
     }
 }
 

@@ -23,8 +23,8 @@
 //! folder; the modules here wrap the imports and the chores every plugin
 //! shares: reading its config ([`config`]), finding upstream artifacts
 //! ([`input`]), running granted programs ([`exec`]), sending HTTP requests
-//! to granted destinations ([`http`]), logging ([`log`]) and writing its
-//! outputs ([`out`]).
+//! to granted destinations ([`http`]), logging ([`log`]), writing its
+//! outputs ([`out`]) and having the host sign them ([`sign`]).
 
 // The bindings name their runtime `gantry_plugin_sdk::rt`, a path that must
 // resolve both here and in the plugins where `export!` expands.
@@ -38,6 +38,7 @@ pub mod input;
 pub mod log;
 pub mod out;
 mod output;
+pub mod sign;
 
 /// The generated bindings of the `stage` world.
 ///

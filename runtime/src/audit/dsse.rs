@@ -90,6 +90,21 @@ impl Envelope {
         }
     }
 
+    /// Signs like [`Envelope::sign`], with `keyid` as the signature's key
+    /// id hint (gantry writes [`keys::key_id`] there for pipeline and
+    /// approver keys, the form in-toto tools match keys by).
+    pub fn sign_as(payload_type: &str, payload: &[u8], key: &SigningKey, keyid: &str) -> Envelope {
+        let mut envelope = Envelope::sign(payload_type, payload, key);
+        envelope.signatures[0].keyid = keyid.to_owned();
+        envelope
+    }
+
+    /// Whether some signature of the envelope is `key`'s (key id hints are
+    /// ignored: only the key decides).
+    pub fn signed_by(&self, key: &VerifyingKey) -> bool {
+        self.signatures.iter().any(|s| self.verifies(s, key))
+    }
+
     /// Reads an envelope from its JSON, checking that its payload and
     /// signatures decode.
     ///

@@ -129,9 +129,19 @@ pub fn public_key_text(key: &VerifyingKey) -> String {
     format!("{PUBLIC_KEY_PREFIX}{encoded}")
 }
 
+/// A key's id: the lowercase hex sha256 of its 32 public-key bytes.
+///
+/// Envelopes gantry signs with a pipeline or approver key carry it as their
+/// `keyid`, and anyone holding the public key can compute it.
+pub fn key_id(key: &VerifyingKey) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     #[test]
     fn a_written_key_loads_back_and_signs() {
@@ -171,6 +181,16 @@ mod tests {
         let err = load_private_key(&path).unwrap_err().to_string();
         assert!(err.contains("readable by others (mode 0640)"), "{err}");
         assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn a_key_id_is_the_sha256_of_the_public_bytes() {
+        let key = SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let id = key_id(&key);
+        assert_eq!(id.len(), 64);
+        assert_eq!(id, hex::encode(sha2::Sha256::digest(key.as_bytes())));
+        let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
+        assert_ne!(key_id(&other), id);
     }
 
     #[test]

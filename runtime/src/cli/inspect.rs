@@ -111,6 +111,17 @@ fn plugin_section(out: &mut String, plugin: &PluginReport) {
     };
     line(out, "says", &says);
     line(out, "imports", &imports_text(&plugin.imports));
+    if plugin
+        .imports
+        .iter()
+        .any(|i| i.capability == Capability::Sign)
+    {
+        let signing = match plugin.may_sign {
+            true => "allowed (kind ato): the host signs with the pipeline key",
+            false => "refused: only stages of kind `ato` may sign",
+        };
+        line(out, "signing", signing);
+    }
     match &plugin.describe {
         Some(d) => list_lines(out, "wants", wants_lines(&d.wants)),
         None => line(out, "wants", "unknown"),

@@ -32,7 +32,7 @@ Exit codes:
 Examples:
   gantry inspect pipelines/contact-tracing.toml
   gantry run pipelines/contact-tracing.toml
-  gantry approve 20261203-141500-3fa2c1 --as officer
+  gantry approve 20261203-141500-3fa2c1 --as officer --key keys/officer.pem
   gantry resume 20261203-141500-3fa2c1
   gantry show 20261203-141500-3fa2c1 --json
   gantry audit verify
@@ -95,12 +95,22 @@ enum Command {
         initiator: Option<String>,
     },
     /// Approve a run waiting at a review gate; `resume` then continues it.
+    ///
+    /// When the roles file binds a key to the identity (`public-key`), the
+    /// approval is signed with that key's private half, given with `--key`.
     Approve {
         #[arg(value_name = "RUN")]
         run: String,
         /// The reviewing identity, as named in the pipeline's roles file.
         #[arg(long = "as", value_name = "ID")]
         identity: String,
+        /// The identity's private key (a `gantry keygen` file), to sign the
+        /// decision.
+        ///
+        /// Default: none; required when the roles file binds a key to the
+        /// identity.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Reject a run waiting at a review gate; the run ends failed.
     Reject {
@@ -112,6 +122,12 @@ enum Command {
         /// Why, for the record.
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// The identity's private key, to sign the decision.
+        ///
+        /// Default: none; required when the roles file binds a key to the
+        /// identity.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Continue a run that was approved, interrupted, or killed.
     ///
@@ -229,16 +245,19 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             let initiator = initiator.clone().unwrap_or_else(os_user);
             run(&session, cli, pipeline, &initiator).await
         }
-        Command::Approve { run, identity } => {
-            let record = session.approve(&RunId::parse(run)?, identity)?;
+        Command::Approve { run, identity, key } => {
+            let key = approver_key(key.as_deref())?;
+            let record = session.approve(&RunId::parse(run)?, identity, key.as_ref())?;
             output::decision(cli_state(cli), &record, identity, json)
         }
         Command::Reject {
             run,
             identity,
             reason,
+            key,
         } => {
-            let record = session.reject(&RunId::parse(run)?, identity, reason)?;
+            let key = approver_key(key.as_deref())?;
+            let record = session.reject(&RunId::parse(run)?, identity, reason, key.as_ref())?;
             output::decision(cli_state(cli), &record, identity, json)
         }
         Command::Resume { run } => {
@@ -302,6 +321,14 @@ async fn drive_until_signal(
     // its programs ran in.
     eprintln!("interrupted by {signal}; recording the interruption");
     Ok(session.record_interruption(&run, signal)?)
+}
+
+/// The approver's private key, when `--key` names one.
+fn approver_key(path: Option<&Path>) -> anyhow::Result<Option<ed25519_dalek::SigningKey>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    Ok(Some(crate::audit::keys::load_private_key(path)?))
 }
 
 /// `--state-dir` as the user wrote it, for the commands we print.

@@ -301,6 +301,18 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
                 summary.chain.head,
                 summary.heads_checked
             );
+            let signed = &summary.signatures;
+            eprintln!(
+                "signatures hold: {} checkpoints, {} attestations, {} signed decisions \
+                 ({} unsigned decisions, {} runs without a pipeline key, {} runs without \
+                 their own record)",
+                signed.checkpoints,
+                signed.attestations,
+                signed.signed_decisions,
+                signed.unsigned_decisions,
+                signed.unsigned_runs,
+                signed.unrecorded_runs
+            );
             Ok(0)
         }
         Err(err) => {

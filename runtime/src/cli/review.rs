@@ -6,6 +6,7 @@
 //! the initiator. An empty answer leaves the run waiting.
 
 use std::io::{BufRead, Read, Write};
+use std::path::Path;
 
 use super::output;
 use crate::engine::{Progress, RunRecord, RunStatus, Session, StageStatus};
@@ -32,12 +33,26 @@ pub async fn at_terminal(
         let Some(choice) = ask(&format!("{identity}: [a]pprove or [r]eject? "))? else {
             continue;
         };
+        // An identity the roles file binds a key to signs with it.
+        let key = match session.must_sign(&record.id, &identity)? {
+            false => None,
+            true => match ask(&format!("{identity}'s private key file: "))? {
+                Some(path) => match crate::audit::keys::load_private_key(Path::new(path.trim())) {
+                    Ok(key) => Some(key),
+                    Err(err) => {
+                        eprintln!("  refused: {err}");
+                        continue;
+                    }
+                },
+                None => continue,
+            },
+        };
         let decided = if choice.starts_with('r') {
             let reason =
                 ask("Reason for the record: ")?.unwrap_or_else(|| "no reason given".into());
-            session.reject(&record.id, &identity, &reason)
+            session.reject(&record.id, &identity, &reason, key.as_ref())
         } else if choice.starts_with('a') {
-            session.approve(&record.id, &identity)
+            session.approve(&record.id, &identity, key.as_ref())
         } else {
             eprintln!("  answer `a` or `r`");
             continue;

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
+use super::signing::PipelineKey;
 use crate::audit::AuditLog;
 use crate::grants::{Denial, DenialSink};
-use crate::host::{ExecRecord, HttpRecord, LogLevel, StageEvents};
+use crate::host::{ExecRecord, HttpRecord, LogLevel, SignRefusal, StageEvents};
 use crate::pipeline::escape_deceptive;
 use crate::store::timestamp_now;
 
@@ -25,6 +26,8 @@ pub(super) struct StageRecorder {
     audit: Arc<Mutex<AuditLog>>,
     log: Mutex<Option<File>>,
     audit_failure: Mutex<Option<String>>,
+    /// The pipeline key, when the stage may sign (kind `ato`).
+    signer: Option<Arc<PipelineKey>>,
 }
 
 impl StageRecorder {
@@ -46,7 +49,14 @@ impl StageRecorder {
             audit,
             log: Mutex::new(log),
             audit_failure: Mutex::new(None),
+            signer: None,
         }
+    }
+
+    /// Lets the stage sign payloads with `key`.
+    pub fn allow_signing(mut self, key: Arc<PipelineKey>) -> Self {
+        self.signer = Some(key);
+        self
     }
 
     /// The first audit write that failed during the stage, if any.
@@ -159,6 +169,35 @@ impl StageEvents for StageRecorder {
         }
         self.write_log(LogLevel::Info, "ran a program", fields.clone());
         self.audit("exec", fields);
+    }
+
+    fn sign(&self, payload_type: &str, payload: &[u8]) -> Result<String, SignRefusal> {
+        let Some(key) = &self.signer else {
+            return Err(SignRefusal::NotGranted {
+                missing: "a stage of kind `ato`".to_owned(),
+            });
+        };
+        let envelope = key.sign(payload_type, payload);
+        let fields = json!({
+            "stage": self.stage,
+            "plugin": self.plugin,
+            "payload_type": payload_type,
+            "payload_digest": crate::store::sha256_bytes(payload),
+            "payload_bytes": payload.len(),
+            "keyid": key.signer.keyid,
+        });
+        tracing::info!(
+            run = %self.run, stage = %self.stage, plugin = %self.plugin,
+            payload_type = ?payload_type, "signed a payload"
+        );
+        self.write_log(LogLevel::Info, "signed a payload", fields.clone());
+        self.audit("signed", fields);
+        if let Some(failure) = self.audit_failure() {
+            return Err(SignRefusal::Failed(format!(
+                "the signature was not audited: {failure}"
+            )));
+        }
+        Ok(envelope.to_json())
     }
 
     fn http(&self, record: &HttpRecord) {

@@ -2,11 +2,20 @@
 //!
 //! A gate needs `min` approvals from distinct identities holding its role;
 //! when self-approval is forbidden, the run's initiator does not count. One
-//! rejection ends the run. Identities come from the pipeline's roles file
-//! and are not authenticated yet: TODO(#4) signed approvals, with the
-//! approver's public key in the roles file.
+//! rejection ends the run. Identities come from the pipeline's roles file;
+//! one the file binds a key to must sign its decision (see [`approval`]).
+//!
+//! Before a run first stops at a gate, its provenance is signed (so
+//! approvers sign over its digest); after every approval the log's head is
+//! checkpointed with the pipeline key.
+//!
+//! [`approval`]: super::approval
 
+use ed25519_dalek::SigningKey;
 use serde_json::json;
+
+use super::approval::Ballot;
+use super::signing::PipelineKey;
 
 use super::record::{Decision, Failure, FailureKind, RunRecord, RunStatus, StageStatus};
 use super::run::{PreparedRun, status_word};
@@ -30,6 +39,8 @@ impl Session {
             self.save(&run.record)?;
             return Ok(true);
         }
+        self.attest(&mut run.record, &run.spec, &run.key)?;
+        let record = run.record.stage_mut(&id).expect("every stage has a record");
         record.status = StageStatus::AwaitingApproval;
         if record.started.is_none() {
             record.started = Some(timestamp_now());
@@ -53,8 +64,15 @@ impl Session {
     /// Refuses when the run is not waiting, an input changed, the identity
     /// lacks the gate's role, or it started the run and the gate forbids
     /// self-approval.
-    pub fn approve(&self, run: &RunId, identity: &str) -> Result<RunRecord, EngineError> {
-        self.decide(run, identity, None)
+    /// `key` is the approver's private key: required when the roles file
+    /// binds a key to `identity`, refused when it binds none.
+    pub fn approve(
+        &self,
+        run: &RunId,
+        identity: &str,
+        key: Option<&SigningKey>,
+    ) -> Result<RunRecord, EngineError> {
+        self.decide(run, identity, None, key)
     }
 
     /// Records `identity`'s rejection; the run ends `failed`.
@@ -68,8 +86,9 @@ impl Session {
         run: &RunId,
         identity: &str,
         reason: &str,
+        key: Option<&SigningKey>,
     ) -> Result<RunRecord, EngineError> {
-        self.decide(run, identity, Some(reason))
+        self.decide(run, identity, Some(reason), key)
     }
 
     fn decide(
@@ -77,6 +96,7 @@ impl Session {
         run: &RunId,
         identity: &str,
         rejection: Option<&str>,
+        key: Option<&SigningKey>,
     ) -> Result<RunRecord, EngineError> {
         let mut record = self.load_run(run)?;
         let Some(stage_id) = waiting_stage(&record) else {
@@ -100,14 +120,28 @@ impl Session {
                 status: format!("stage `{stage_id}` is not a gate"),
             });
         };
-        let role = self.check_reviewer(&spec, &record, &stage_id, gate, identity, rejection)?;
+        let pipeline_key = self.pipeline_key(&spec)?;
+        self.check_same_key(run, record.signer.as_ref(), &pipeline_key)?;
+        let (role, roles) =
+            self.check_reviewer(&spec, &record, &stage_id, gate, identity, rejection)?;
+        let time = timestamp_now();
+        let ballot = Ballot {
+            record: &record,
+            stage: &stage_id,
+            identity,
+            role: &role,
+            rejection,
+            time: &time,
+        };
+        let envelope = self.sign_ballot(&roles, &ballot, key)?;
 
         let decision = Decision {
             identity: identity.to_owned(),
             role: role.clone(),
             approved: rejection.is_none(),
             reason: rejection.map(str::to_owned),
-            time: timestamp_now(),
+            time,
+            signed_by: envelope.as_ref().map(|e| e.signatures[0].keyid.clone()),
         };
         let stage = record
             .stage_mut(&stage_id)
@@ -125,12 +159,22 @@ impl Session {
                 "stage": stage_id, "identity": identity, "role": role, "reason": rejection,
                 "policy": record.pins.policy.as_ref().map(|p| json!({"id": p.id, "version": p.version})),
                 "outputs": reviewed_outputs(&record),
+                "attestation": record.attestation.as_ref().map(|a| &a.digest),
+                "envelope": envelope,
             }),
         )?;
         record.updated = timestamp_now();
         match rejection {
-            Some(reason) => self.end_rejected(&mut record, &stage_id, identity, reason)?,
-            None => self.count_approval(&mut record, &stage_id, gate)?,
+            Some(reason) => {
+                self.end_rejected(&mut record, &stage_id, identity, reason, &pipeline_key)?;
+            }
+            None => {
+                // A run started before pipeline keys has none to sign with.
+                if record.signer.is_some() {
+                    self.checkpoint(run, &pipeline_key, "approval")?;
+                }
+                self.count_approval(&mut record, &stage_id, gate)?;
+            }
         }
         Ok(record)
     }
@@ -143,7 +187,7 @@ impl Session {
         gate: &ApprovalGate,
         identity: &str,
         rejection: Option<&str>,
-    ) -> Result<String, EngineError> {
+    ) -> Result<(String, pipeline::Roles), EngineError> {
         let roles_path = spec.roles.as_deref().ok_or_else(|| EngineError::NoRoles {
             stage: stage.to_owned(),
         })?;
@@ -176,7 +220,7 @@ impl Session {
                 stage: stage.to_owned(),
             });
         }
-        Ok(gate.role.clone())
+        Ok((gate.role.clone(), roles))
     }
 
     fn count_approval(
@@ -201,6 +245,7 @@ impl Session {
         stage_id: &str,
         identity: &str,
         reason: &str,
+        key: &PipelineKey,
     ) -> Result<(), EngineError> {
         let stage = record
             .stage_mut(stage_id)
@@ -214,7 +259,7 @@ impl Session {
             stage: stage_id.to_owned(),
             message: format!("rejected by `{identity}`: {reason}"),
         });
-        self.end_run(record)
+        self.end_run(record, key)
     }
 }
 

@@ -8,32 +8,40 @@
 //! [`Session::drive`]; [`Session::approve`], [`Session::reject`] and
 //! [`Session::resume`] continue them.
 
+mod approval;
 mod confinement;
 mod events;
 mod gate;
 mod inspect;
 mod pins;
 mod plugins;
+mod provenance;
 mod record;
 mod run;
 mod sandbox;
+mod signatures;
+mod signing;
 mod trail;
 mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use self::approval::{APPROVAL_PAYLOAD_TYPE, APPROVAL_STATEMENT_TYPE};
 pub use self::inspect::{
     Described, Finding, FindingCode, InspectReport, PluginReport, PolicyReport, Severity,
     StageReport, StageReportKind, Wants,
 };
 pub use self::pins::{FilePin, Pins, PluginPin, PolicyPin, WorkspacePin};
 pub use self::plugins::{builtin_bytes, plugin_bytes};
+pub use self::provenance::PAYLOAD_TYPE as PROVENANCE_PAYLOAD_TYPE;
 pub use self::record::{
     ArtifactRecord, Decision, Failure, FailureKind, FindingRecord, RunRecord, RunStatus,
     StageRecord, StageStatus,
 };
 pub use self::run::{PreparedRun, status_word};
+pub use self::signatures::SignatureSummary;
+pub use self::signing::{AttestationRecord, CHECKPOINT_PAYLOAD_TYPE, SignerRecord};
 pub use self::trail::{TrailSummary, verify_trail};
 pub use self::trust::{
     Assessment, PLUGIN_PAYLOAD_TYPE, PluginStatement, Provenance, Refusal, TrustRefusal, Verified,
@@ -286,6 +294,22 @@ pub enum EngineError {
         stages.join(", ")
     )]
     Unconfinable { stages: Vec<String>, reason: String },
+    /// The pipeline's signing key cannot be read or made.
+    #[error("failed to get the signing key of pipeline `{pipeline}`: {message}")]
+    SigningKey { pipeline: String, message: String },
+    /// The pipeline's key is not the one the run started with.
+    #[error(
+        "run {run} cannot go on: it is signed with pipeline key {recorded}, and the pipeline's \
+         key is now {now}\n  hint: restore the key the run started with, or start a new run"
+    )]
+    SigningKeyChanged {
+        run: RunId,
+        recorded: String,
+        now: String,
+    },
+    /// An approver's key that the roles file does not bind to them.
+    #[error("{message}")]
+    ApprovalKey { message: String },
     #[error("a previous failure left the audit log unusable in this process")]
     Poisoned,
     #[error("an audit event was lost while the stage ran: {message}")]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::pins::Pins;
+use super::signing::{AttestationRecord, SignerRecord};
 use crate::store::RunId;
 
 /// Where a run stands.
@@ -107,6 +108,10 @@ pub struct Decision {
     pub approved: bool,
     pub reason: Option<String>,
     pub time: String,
+    /// The key id of the approver's key, when the decision is signed; the
+    /// signed statement is in the audit trail.
+    #[serde(default)]
+    pub signed_by: Option<String>,
 }
 
 /// Everything recorded about one stage.
@@ -173,6 +178,12 @@ pub struct RunRecord {
     pub pins: Pins,
     /// In execution order.
     pub stages: Vec<StageRecord>,
+    /// The pipeline key the run is signed with.
+    #[serde(default)]
+    pub signer: Option<SignerRecord>,
+    /// The signed provenance, once written.
+    #[serde(default)]
+    pub attestation: Option<AttestationRecord>,
 }
 
 impl RunRecord {

@@ -12,6 +12,7 @@ use super::events::{DescribeEvents, StageRecorder};
 use super::pins::{Pins, PluginPin};
 use super::record::{Failure, FailureKind, RunRecord, RunStatus, StageRecord, StageStatus};
 use super::sandbox::{self, StageDirs};
+use super::signing::PipelineKey;
 use super::trust::{self, Refusal, TrustRefusal};
 use super::{EngineError, Progress, Session, plugins};
 use crate::host::bindings::types::{InputArtifact, StageError, StageInput, Verdict};
@@ -39,8 +40,9 @@ struct CheckedPlugins {
 /// A run whose pipeline is loaded and whose plugins are checked.
 pub struct PreparedRun {
     pub record: RunRecord,
-    spec: PipelineSpec,
+    pub(super) spec: PipelineSpec,
     plugins: LoadedPlugins,
+    pub(super) key: Arc<PipelineKey>,
 }
 
 impl Session {
@@ -70,6 +72,7 @@ impl Session {
             return Err(self.refuse(&id, what, &spec, started, checked.refusals));
         }
         let plugins = checked.loaded;
+        let key = Arc::new(self.pipeline_key(&spec)?);
 
         self.state.create_run_dir(&id)?;
         let now = timestamp_now();
@@ -88,18 +91,24 @@ impl Session {
                 .map(|s| pending_record(s, &pins))
                 .collect(),
             pins,
+            signer: Some(key.signer.clone()),
+            attestation: None,
         };
         let pins_json = serde_json::to_value(&record.pins).unwrap_or_default();
         self.audit(
             &id,
             "run-start",
-            json!({ "pipeline": spec.name, "initiator": initiator, "pins": pins_json }),
+            json!({
+                "pipeline": spec.name, "initiator": initiator, "pins": pins_json,
+                "signing_key": key.signer,
+            }),
         )?;
         self.save(&record)?;
         Ok(PreparedRun {
             record,
             spec,
             plugins,
+            key,
         })
     }
 
@@ -132,8 +141,9 @@ impl Session {
                 return Ok(run.record.clone());
             }
         }
+        self.attest(&mut run.record, &run.spec, &run.key)?;
         run.record.status = RunStatus::Succeeded;
-        self.end_run(&mut run.record)?;
+        self.end_run(&mut run.record, &run.key)?;
         Ok(run.record.clone())
     }
 
@@ -161,6 +171,8 @@ impl Session {
             return Err(self.refuse(run, &what, &spec, None, checked.refusals));
         }
         let plugins = checked.loaded;
+        let key = Arc::new(self.pipeline_key(&spec)?);
+        self.check_same_key(run, record.signer.as_ref(), &key)?;
         self.audit(
             run,
             "run-resume",
@@ -170,6 +182,7 @@ impl Session {
             record,
             spec,
             plugins,
+            key,
         })
     }
 
@@ -412,13 +425,23 @@ impl Session {
         let input = stage_input(&run.spec, &run.record, stage, &upstream);
         self.start_stage(run, &id, &plugin, plugin_stage, progress)?;
 
-        let recorder = Arc::new(StageRecorder::new(
+        let mut recorder = StageRecorder::new(
             run.record.id.as_str(),
             &id,
             &plugin.label,
             self.audit.clone(),
             &stage_dir.join("log.jsonl"),
-        ));
+        );
+        let kind = run
+            .record
+            .pins
+            .plugins
+            .get(&id)
+            .and_then(|p| p.provenance.kind);
+        if kind == Some(crate::pipeline::PluginKind::Ato) {
+            recorder = recorder.allow_signing(run.key.clone());
+        }
+        let recorder = Arc::new(recorder);
         if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
             recorder.host_note(support.confined(), &line);
         }
@@ -547,7 +570,7 @@ impl Session {
         };
         run.record.status = RunStatus::Failed;
         run.record.failure = Some(failure);
-        self.end_run(&mut run.record)?;
+        self.end_run(&mut run.record, &run.key)?;
         Ok(false)
     }
 
@@ -595,7 +618,12 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn end_run(&self, record: &mut RunRecord) -> Result<(), EngineError> {
+    /// Records the run's end, then a signed checkpoint of the log.
+    pub(super) fn end_run(
+        &self,
+        record: &mut RunRecord,
+        key: &PipelineKey,
+    ) -> Result<(), EngineError> {
         record.updated = timestamp_now();
         if record.status == RunStatus::Failed {
             for stage in &mut record.stages {
@@ -610,6 +638,10 @@ impl Session {
             "run-end",
             json!({ "status": record.status, "failure": failure }),
         )?;
+        // A run started before pipeline keys has none to sign with.
+        if record.signer.is_some() {
+            self.checkpoint(&record.id, key, "run-end")?;
+        }
         self.save(record)
     }
 }

@@ -3,7 +3,8 @@
 //! The chain alone proves that no line was changed, removed from the middle
 //! or reordered, but a log cut short is still a valid chain. Each run
 //! records the chain's head at every stage boundary, so a head that is no
-//! longer in the log shows that lines were cut from its end.
+//! longer in the log shows that lines were cut from its end. Then every
+//! signature in the trail is checked ([`super::signatures`]).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::path::Path;
 use crate::audit::{self, VerifySummary};
 
 use super::record::RunRecord;
+use super::signatures::{SignatureSummary, verify_signatures};
 use super::{EngineError, Session};
 
 /// An intact trail.
@@ -20,6 +22,8 @@ pub struct TrailSummary {
     pub chain: VerifySummary,
     /// Recorded heads found in the log.
     pub heads_checked: usize,
+    /// Checkpoints, attestations and decisions whose signatures hold.
+    pub signatures: SignatureSummary,
 }
 
 /// Verifies the audit log of `state_dir` and every head its runs recorded.
@@ -35,7 +39,8 @@ pub fn verify_trail(state_dir: &Path) -> Result<TrailSummary, String> {
     let hashes: HashSet<&str> = events.iter().filter_map(|e| e["hash"].as_str()).collect();
 
     let mut heads_checked = 0;
-    for record in run_records(state_dir)? {
+    let records = run_records(state_dir)?;
+    for record in &records {
         for stage in &record.stages {
             let Some(head) = &stage.audit_head else {
                 continue;
@@ -52,9 +57,11 @@ pub fn verify_trail(state_dir: &Path) -> Result<TrailSummary, String> {
             heads_checked += 1;
         }
     }
+    let signatures = verify_signatures(&log, &state_dir.join("runs"), &events, &records)?;
     Ok(TrailSummary {
         chain,
         heads_checked,
+        signatures,
     })
 }
 

@@ -13,4 +13,5 @@ wasmtime::component::bindgen!({
 pub use self::gantry::stage::exec;
 pub use self::gantry::stage::http;
 pub use self::gantry::stage::log;
+pub use self::gantry::stage::sign;
 pub use self::gantry::stage::types;

@@ -13,6 +13,7 @@ mod fs;
 mod http;
 mod imports;
 mod limits;
+mod sign;
 mod state;
 mod wasi;
 
@@ -29,6 +30,7 @@ pub use self::cache::{CacheOutcome, ComponentCache};
 pub use self::http::HttpRecord;
 pub use self::imports::{Capability, Import};
 pub use self::limits::Limits;
+pub use self::sign::SignRefusal;
 pub use self::state::{ExecRecord, LogLevel, StageEvents};
 
 use self::bindings::types::{PluginInfo, StageError, StageInput, StageOutput};

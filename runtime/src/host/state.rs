@@ -13,6 +13,7 @@ use super::bindings::{exec, log};
 use super::fs::FsTracker;
 use super::http::HttpRecord;
 use super::limits::{CpuMeter, LogMeter, StageLimiter, Tripwire};
+use super::sign::SignRefusal;
 use crate::grants::exec::ExecPolicy;
 use crate::grants::http::HttpPolicy;
 use crate::grants::{Denial, DenialSink};
@@ -55,6 +56,15 @@ pub trait StageEvents: DenialSink {
     fn exec(&self, record: &ExecRecord);
     /// An HTTP request the host sent for the plugin, after it ended.
     fn http(&self, record: &HttpRecord);
+    /// Signs a payload for the plugin, returning the DSSE envelope as JSON
+    /// text, and records it; refuses a stage that may not sign.
+    ///
+    /// By default every stage is refused.
+    fn sign(&self, _payload_type: &str, _payload: &[u8]) -> Result<String, SignRefusal> {
+        Err(SignRefusal::NotGranted {
+            missing: "a stage of kind `ato`".to_owned(),
+        })
+    }
 }
 
 /// Everything one stage's store owns.

@@ -39,6 +39,7 @@ mod net;
 mod parse;
 mod policy;
 mod roles;
+mod signing_key;
 mod spec;
 mod validate;
 
@@ -54,6 +55,7 @@ pub use policy::{
     Signer, TrustPolicy, load_policy_file,
 };
 pub use roles::{Roles, load_roles};
+pub use signing_key::SigningKeySource;
 pub use spec::{
     ApprovalGate, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, PolicyRef, StageKind,
     StageSpec,

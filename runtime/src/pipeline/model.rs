@@ -30,6 +30,16 @@ pub(super) struct RawPipeline {
     pub roles: Option<Spanned<String>>,
     #[serde(default)]
     pub mounts: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(rename = "signing-key")]
+    pub signing_key: Option<Spanned<RawSigningKey>>,
+}
+
+/// `[pipeline] signing-key = { path }` or `{ env }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSigningKey {
+    pub path: Option<Spanned<String>>,
+    pub env: Option<Spanned<String>>,
 }
 
 /// `[pipeline] policy = { id, version, file }`.
@@ -158,6 +168,8 @@ pub(super) struct RawRoles {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIdentity {
     pub roles: Vec<Spanned<String>>,
+    #[serde(rename = "public-key")]
+    pub public_key: Option<Spanned<String>>,
 }
 
 /// Converts a stage's `[stage.config]` to the JSON its plugin receives.

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! An approval gate names a role; `gantry approve --as <identity>` is
-//! accepted only for an identity that holds it.
+//! accepted only for an identity that holds it. An identity may have its
+//! own key, `public-key = "ed25519:<base64>"`: its decisions must then be
+//! signed with the private half (`gantry approve --key`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +27,8 @@ use super::parse::parse_toml;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Roles {
     identities: BTreeMap<String, Vec<String>>,
+    /// `public-key` by identity, as written (checked to parse).
+    keys: BTreeMap<String, String>,
 }
 
 impl Roles {
@@ -38,6 +42,22 @@ impl Roles {
     pub fn has_role(&self, identity: &str, role: &str) -> bool {
         self.roles_of(identity)
             .is_some_and(|roles| roles.iter().any(|r| r == role))
+    }
+
+    /// The public key (`ed25519:<base64>`) bound to `identity`, if any.
+    pub fn public_key(&self, identity: &str) -> Option<&str> {
+        self.keys.get(identity).map(String::as_str)
+    }
+
+    /// The identities whose bound key is `public_key`, in name order.
+    pub fn identities_with_key<'a>(
+        &'a self,
+        public_key: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.keys
+            .iter()
+            .filter(move |(_, key)| key.as_str() == public_key)
+            .map(|(identity, _)| identity.as_str())
     }
 
     /// The identities holding `role`, in name order.
@@ -66,11 +86,35 @@ pub(super) fn read_roles(path: &Path, display: String) -> Result<Roles, Pipeline
     let top = Scope::file(&source);
 
     let mut identities = BTreeMap::new();
-    for (identity, entry) in raw.identity {
+    let mut keys = BTreeMap::new();
+    for (identity, mut entry) in raw.identity {
+        if let Some(key) = entry.get_mut().public_key.take() {
+            keys.insert(identity.clone(), check_public_key(&top, &identity, key)?);
+        }
         let roles = check_identity(&top, &identity, entry)?;
         identities.insert(identity, roles);
     }
-    Ok(Roles { identities })
+    Ok(Roles { identities, keys })
+}
+
+/// Checks `[identity.<name>] public-key`: an ed25519 key as `gantry keygen`
+/// writes it.
+fn check_public_key(
+    top: &Scope<'_>,
+    identity: &str,
+    key: Spanned<String>,
+) -> Result<String, PipelineError> {
+    match super::PublicKey::parse(key.get_ref()) {
+        Ok(_) => Ok(key.into_inner()),
+        Err(problem) => Err(PipelineError::InvalidValue {
+            at: top.at(key.span(), &format!("identity.{identity}.public-key")),
+            message: format!(
+                "`{}` is not a public key: {problem}\n  hint: `gantry keygen --out <file>` \
+                 prints one as `ed25519:<base64>`",
+                key.get_ref()
+            ),
+        }),
+    }
 }
 
 /// Checks one `[identity.<name>]`: its name and role names must read as
@@ -140,11 +184,41 @@ mod tests {
 
     #[test]
     fn unknown_keys_in_a_roles_file_are_refused_with_their_line() {
-        let error = roles("[identity.dev]\nroles = [\"DEVELOPER\"]\npublic-key = \"x\"\n")
+        let error = roles("[identity.dev]\nroles = [\"DEVELOPER\"]\npubkey = \"x\"\n")
             .expect_err("unknown key");
         let text = error.to_string();
         assert!(
-            text.contains(":3: `identity.dev`: unknown key `public-key`"),
+            text.contains(":3: `identity.dev`: unknown key `pubkey`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_bound_public_key_is_kept_and_a_malformed_one_named_with_its_line() {
+        let key = crate::audit::keys::public_key_text(
+            &ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+        );
+        let text = format!(
+            "[identity.officer]\nroles = [\"SECURITY_OFFICER\"]\npublic-key = \"{key}\"\n\
+             [identity.dev]\nroles = [\"DEVELOPER\"]\n"
+        );
+        let parsed = roles(&text).expect("valid roles file");
+        assert_eq!(parsed.public_key("officer"), Some(key.as_str()));
+        assert_eq!(parsed.public_key("dev"), None);
+        assert_eq!(
+            parsed.identities_with_key(&key).collect::<Vec<_>>(),
+            ["officer"]
+        );
+
+        let error =
+            roles("[identity.dev]\nroles = [\"DEVELOPER\"]\npublic-key = \"ed25519:AAAA\"\n")
+                .expect_err("short key");
+        let text = error.to_string();
+        assert!(
+            text.contains(
+                ":3: `identity.dev.public-key`: `ed25519:AAAA` is not a public key: \
+                           an ed25519 public key is 32 bytes"
+            ),
             "{text}"
         );
     }

@@ -34,6 +34,9 @@ pub struct PipelineSpec {
     pub policy: Option<PolicyRef>,
     /// The canonical roles file, if the pipeline names one.
     pub roles: Option<PathBuf>,
+    /// `[pipeline] signing-key`; `None` when the engine is to keep the
+    /// pipeline's key in the state directory.
+    pub signing_key: Option<super::SigningKeySource>,
     /// Declared mounts and their canonical directories. The built-in
     /// `registry` mount is not listed.
     pub mounts: BTreeMap<MountName, PathBuf>,

@@ -26,6 +26,7 @@ use super::model::{
 use super::names::{MountName, StageId, is_deceptive_char};
 use super::policy::{Expected, read_policy};
 use super::roles::{Roles, read_roles};
+use super::signing_key::{SigningKeySource, resolve_signing_key};
 use super::spec::{
     ApprovalGate, BuiltinPlugin, PipelineSpec, PluginSource, PluginStage, PolicyRef, StageKind,
     StageSpec,
@@ -63,6 +64,7 @@ pub(super) fn validate_pipeline(
         name: header.name,
         policy: header.policy,
         roles: header.roles.map(|(path, _)| path),
+        signing_key: header.signing_key,
         stages,
         workspace: header.workspace,
         mounts: header.mounts,
@@ -76,6 +78,7 @@ struct PipelineHeader {
     policy: Option<PolicyRef>,
     roles: Option<(PathBuf, Roles)>,
     mounts: BTreeMap<MountName, PathBuf>,
+    signing_key: Option<SigningKeySource>,
 }
 
 impl PipelineHeader {
@@ -95,12 +98,17 @@ impl PipelineHeader {
             .transpose()?;
         let roles = raw.roles.map(|r| resolve_roles(dir, &r, top)).transpose()?;
         let mounts = resolve_mounts(dir, raw.mounts, top)?;
+        let signing_key = raw
+            .signing_key
+            .map(|k| resolve_signing_key(dir, k, top))
+            .transpose()?;
         Ok(Self {
             name,
             workspace,
             policy,
             roles,
             mounts,
+            signing_key,
         })
     }
 }
@@ -162,6 +170,16 @@ fn resolve_existing(
         Expect::File if !path.is_file() => Err(problem(PathProblem::NotAFile)),
         _ => Ok(path),
     }
+}
+
+/// Resolves a private key file the pipeline names; returns its canonical
+/// path.
+pub(super) fn resolve_key_file(
+    dir: &Path,
+    written: &str,
+    at: Location,
+) -> Result<PathBuf, PipelineError> {
+    resolve_existing(dir, written, Expect::File, "signing key", at)
 }
 
 fn resolve_policy(

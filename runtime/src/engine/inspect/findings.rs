@@ -34,6 +34,9 @@ pub enum FindingCode {
     Untrusted,
     /// The kernel cannot confine the programs the stage may run.
     ExecUnconfined,
+    /// The plugin imports `sign`, but its stage is not of kind `ato`: the
+    /// host will refuse every request.
+    SignNotAllowed,
 }
 
 impl FindingCode {
@@ -47,6 +50,7 @@ impl FindingCode {
             FindingCode::DescribeFailed => "describe-failed",
             FindingCode::Untrusted => "untrusted",
             FindingCode::ExecUnconfined => "exec-unconfined",
+            FindingCode::SignNotAllowed => "sign-not-allowed",
         }
     }
 }
@@ -134,6 +138,7 @@ pub(super) struct StageFacts<'a> {
 pub(super) fn stage_findings(stage: &StageFacts<'_>, policy: Option<&Policy>) -> Vec<Finding> {
     let mut findings = grants_not_imported(stage);
     findings.extend(wants_not_granted(stage));
+    findings.extend(sign_not_allowed(stage));
     if let Some(policy) = policy {
         findings.extend(beyond_ceiling(stage, policy));
     }
@@ -184,6 +189,20 @@ pub(super) fn exec_unconfined(stage: &str, summary: &str, required: bool) -> Fin
 
 fn imports(stage: &StageFacts<'_>, capability: Capability) -> bool {
     stage.imports.iter().any(|i| i.capability == capability)
+}
+
+/// A plugin that imports `sign` in a stage the host does not sign for.
+fn sign_not_allowed(stage: &StageFacts<'_>) -> Option<Finding> {
+    if !imports(stage, Capability::Sign) || stage.kind == Some(PluginKind::Ato) {
+        return None;
+    }
+    let kind = stage.kind.map_or("unknown", PluginKind::as_str);
+    let message = format!(
+        "the plugin imports `gantry:stage/sign`, but the stage's kind is {kind}: the host signs \
+         only for stages of kind `ato`, so every request will be refused (and audited)"
+    );
+    let finding = Finding::new(FindingCode::SignNotAllowed, stage.id, None, message);
+    Some(finding.hint("use a plugin signed (or describing itself) as kind `ato`"))
 }
 
 /// Grants for an interface the plugin does not import.
@@ -740,6 +759,24 @@ mod tests {
             ..facts("build", &[], None, &grants)
         };
         assert!(beyond_ceiling(&build, &policy).is_empty());
+    }
+
+    #[test]
+    fn importing_sign_outside_an_ato_stage_is_a_finding() {
+        let grants = StageGrants::default();
+        let imports = [Import::new("gantry:stage/sign@0.1.0")];
+        let scan = facts("scan", &imports, None, &grants);
+        let found = sign_not_allowed(&scan).expect("a scan stage may not sign");
+        assert_eq!(found.code, FindingCode::SignNotAllowed);
+        assert!(found.message.contains("kind is scan"), "{}", found.message);
+
+        let ato = StageFacts {
+            kind: Some(PluginKind::Ato),
+            ..facts("ato", &imports, None, &grants)
+        };
+        assert_eq!(sign_not_allowed(&ato), None);
+        let no_import = facts("scan", &[], None, &grants);
+        assert_eq!(sign_not_allowed(&no_import), None);
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub struct PluginReport {
     pub kind: Option<PluginKind>,
     /// The interfaces the component imports, with what each gives it.
     pub imports: Vec<Import>,
+    /// Whether the host signs for the stage through the `sign` import: only
+    /// for a stage of kind `ato`.
+    pub may_sign: bool,
     /// What the plugin says about itself; `None` when `describe` failed.
     pub describe: Option<Described>,
     /// Why `describe` failed, when it did.
@@ -214,6 +217,7 @@ impl Session {
             untrusted: None,
             kind: None,
             imports: Vec::new(),
+            may_sign: false,
             describe: None,
             describe_error: None,
             grants: stage.grants.clone(),
@@ -251,6 +255,7 @@ impl Session {
         }
         report.signer = provenance.signer;
         report.kind = provenance.kind;
+        report.may_sign = provenance.kind == Some(PluginKind::Ato);
         Ok(report)
     }
 }
