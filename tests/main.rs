@@ -11,6 +11,7 @@ mod net;
 mod pipeline_props;
 mod plugin_crates;
 mod plugins;
+mod policy_rules;
 mod sandbox;
 mod support;
 mod trust;

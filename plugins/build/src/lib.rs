@@ -13,6 +13,11 @@
 //! The command runs through the host's `exec` import, so its program must
 //! be in the stage's `exec` grant. A command that exits non-zero fails the
 //! stage with the tail of its standard error.
+//!
+//! `cargo-metadata = true` also writes `cargo-metadata.json` (see
+//! `metadata.rs`), from which the scan reads crate licences.
+
+mod metadata;
 
 use std::path::{Component, Path};
 
@@ -53,7 +58,11 @@ const CONFIG_SCHEMA: &str = r#"{
         }
       }
     },
-    "entrypoint": { "type": "array", "items": { "type": "string" }, "default": [] }
+    "entrypoint": { "type": "array", "items": { "type": "string" }, "default": [] },
+    "cargo-metadata": {
+      "type": "boolean", "default": false,
+      "description": "Also write cargo-metadata.json (crate licences, for the scan) with cargo"
+    }
   }
 }"#;
 
@@ -68,6 +77,8 @@ struct BuildConfig {
     files: Vec<FileConfig>,
     #[serde(default)]
     entrypoint: Vec<String>,
+    #[serde(default)]
+    cargo_metadata: bool,
 }
 
 /// One file to copy from the workspace into the image.
@@ -124,6 +135,17 @@ impl Guest for Build {
             return Ok(failed_command(&config.command, &output));
         }
 
+        let platform = if config.cargo_metadata {
+            match metadata::write_cargo_metadata()? {
+                metadata::Metadata::Written(platform) => Some(platform),
+                metadata::Metadata::Failed(command, output) => {
+                    return Ok(failed_command(&command, &output));
+                }
+            }
+        } else {
+            None
+        };
+
         let files = read_files(&config.files, &modes)?;
         let image = ImageSpec {
             name: config.name.clone(),
@@ -137,11 +159,17 @@ impl Guest for Build {
         let digest = descriptor.digest.to_string();
         log::info("wrote image", &[("name", &image.name), ("digest", &digest)]);
         let summary = format!("image {}:{} {digest}", image.name, image.version);
-        Ok(StageOutput::pass(summary)
+        let mut output = StageOutput::pass(summary)
             .with_artifact("image", oci::MEDIA_TYPE_INDEX, "image")
             .with_metadata("image-digest", digest)
             .with_metadata("image-name", image.name)
-            .with_metadata("image-version", image.version))
+            .with_metadata("image-version", image.version);
+        if let Some(platform) = platform {
+            output = output
+                .with_artifact(metadata::ARTIFACT, "application/json", metadata::FILE)
+                .with_metadata("cargo-metadata-platform", platform);
+        }
+        Ok(output)
     }
 }
 
