@@ -14,8 +14,9 @@
 //! be in the stage's `exec` grant. A command that exits non-zero fails the
 //! stage with the tail of its standard error.
 //!
-//! `cargo-metadata = true` also writes `cargo-metadata.json` (see
-//! `metadata.rs`), from which the scan reads crate licences.
+//! A `[stage.config.cargo-metadata]` table also writes
+//! `cargo-metadata.json` (see `metadata.rs`), from which the scan reads
+//! crate licences.
 
 mod metadata;
 
@@ -60,8 +61,13 @@ const CONFIG_SCHEMA: &str = r#"{
     },
     "entrypoint": { "type": "array", "items": { "type": "string" }, "default": [] },
     "cargo-metadata": {
-      "type": "boolean", "default": false,
-      "description": "Also write cargo-metadata.json (crate licences, for the scan) with cargo"
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["command"],
+      "properties": {
+        "command": { "type": "array", "items": { "type": "string" }, "minItems": 1 }
+      },
+      "description": "Also write cargo-metadata.json (crate licences, for the scan) with this command"
     }
   }
 }"#;
@@ -77,8 +83,7 @@ struct BuildConfig {
     files: Vec<FileConfig>,
     #[serde(default)]
     entrypoint: Vec<String>,
-    #[serde(default)]
-    cargo_metadata: bool,
+    cargo_metadata: Option<metadata::MetadataConfig>,
 }
 
 /// One file to copy from the workspace into the image.
@@ -135,16 +140,11 @@ impl Guest for Build {
             return Ok(failed_command(&config.command, &output));
         }
 
-        let platform = if config.cargo_metadata {
-            match metadata::write_cargo_metadata()? {
-                metadata::Metadata::Written(platform) => Some(platform),
-                metadata::Metadata::Failed(command, output) => {
-                    return Ok(failed_command(&command, &output));
-                }
-            }
-        } else {
-            None
-        };
+        if let Some(metadata) = &config.cargo_metadata
+            && let Some(output) = metadata::write_cargo_metadata(metadata)?
+        {
+            return Ok(failed_command(&metadata.command, &output));
+        }
 
         let files = read_files(&config.files, &modes)?;
         let image = ImageSpec {
@@ -164,10 +164,8 @@ impl Guest for Build {
             .with_metadata("image-digest", digest)
             .with_metadata("image-name", image.name)
             .with_metadata("image-version", image.version);
-        if let Some(platform) = platform {
-            output = output
-                .with_artifact(metadata::ARTIFACT, "application/json", metadata::FILE)
-                .with_metadata("cargo-metadata-platform", platform);
+        if config.cargo_metadata.is_some() {
+            output = output.with_artifact(metadata::ARTIFACT, "application/json", metadata::FILE);
         }
         Ok(output)
     }
@@ -181,6 +179,9 @@ fn check_config(config: &BuildConfig) -> Result<Vec<u32>, StageError> {
     oci::check_tag(&config.version).map_err(|problem| config::invalid("version", problem))?;
     if config.command.is_empty() {
         return Err(config::invalid("command", "must name a program to run"));
+    }
+    if let Some(metadata) = &config.cargo_metadata {
+        metadata.check()?;
     }
     if config.files.is_empty() {
         return Err(config::invalid(
