@@ -339,44 +339,73 @@ pub fn apply(
             covers: Vec::new(),
         })
         .collect();
-    let mut result = SuppressionReport::default();
 
-    let findings = std::mem::take(&mut report.findings);
-    for finding in findings {
-        let subject = Subject {
-            id: &finding.id,
-            aliases: &finding.aliases,
-            ecosystem: ecosystem_of(&finding.package),
-            package: &finding.package,
-        };
-        match settle(&mut outcomes, &subject) {
-            Some(by) => result.suppressed.push(SuppressedFinding {
-                finding,
-                suppressed_by: by,
-            }),
-            None => report.findings.push(finding),
-        }
-    }
+    let subject_of = |finding: &Finding| {
+        (
+            finding.id.clone(),
+            finding.aliases.clone(),
+            finding.package.clone(),
+        )
+    };
+    let suppressed = take_covered(
+        &mut report.findings,
+        &mut outcomes,
+        ecosystem_of,
+        subject_of,
+    )
+    .into_iter()
+    .map(|(finding, suppressed_by)| SuppressedFinding {
+        finding,
+        suppressed_by,
+    })
+    .collect();
     report.counts = SeverityCounts::of(&report.findings);
 
-    let warnings = std::mem::take(&mut report.warnings);
-    for warning in warnings {
+    let subject_of = |warning: &Warning| (warning.id.clone(), Vec::new(), warning.package.clone());
+    let suppressed_warnings = take_covered(
+        &mut report.warnings,
+        &mut outcomes,
+        ecosystem_of,
+        subject_of,
+    )
+    .into_iter()
+    .map(|(warning, suppressed_by)| SuppressedWarning {
+        warning,
+        suppressed_by,
+    })
+    .collect();
+
+    SuppressionReport {
+        suppressed,
+        suppressed_warnings,
+        suppressions: outcomes,
+    }
+}
+
+/// Takes the items an active suppression covers out of `items`, in order,
+/// each with the suppression that took it; `parts` gives an item's
+/// advisory id, aliases and `name@version`.
+fn take_covered<T>(
+    items: &mut Vec<T>,
+    outcomes: &mut [SuppressionOutcome],
+    ecosystem_of: &dyn Fn(&str) -> Option<Ecosystem>,
+    parts: impl Fn(&T) -> (String, Vec<String>, String),
+) -> Vec<(T, SuppressedBy)> {
+    let mut taken = Vec::new();
+    for item in std::mem::take(items) {
+        let (id, aliases, package) = parts(&item);
         let subject = Subject {
-            id: &warning.id,
-            aliases: &[],
-            ecosystem: ecosystem_of(&warning.package),
-            package: &warning.package,
+            id: &id,
+            aliases: &aliases,
+            ecosystem: ecosystem_of(&package),
+            package: &package,
         };
-        match settle(&mut outcomes, &subject) {
-            Some(by) => result.suppressed_warnings.push(SuppressedWarning {
-                warning,
-                suppressed_by: by,
-            }),
-            None => report.warnings.push(warning),
+        match settle(outcomes, &subject) {
+            Some(by) => taken.push((item, by)),
+            None => items.push(item),
         }
     }
-    result.suppressions = outcomes;
-    result
+    taken
 }
 
 /// Records `subject` in every suppression that covers it; returns the
