@@ -283,11 +283,36 @@ fn check_scan_outputs(out: &Path, record: &Value) -> Result<String> {
     let warnings = findings["warnings"].as_array().context("warnings")?;
     assert_eq!(warnings.len(), 1, "{:#}", findings["warnings"]);
     assert_eq!(warnings[0]["package"], "fxhash@0.2.1");
+    check_licences(&findings["licences"])?;
 
     let recorded = artifact_digest(record, "scan", "sbom")?;
     let bytes = std::fs::read(&sbom_path)?;
     assert_eq!(recorded, format!("sha256:{}", sha256_hex(&bytes)));
     Ok(recorded)
+}
+
+/// Every locked crate has a licence from the build's cargo metadata, and
+/// the policy allows each.
+fn check_licences(licences: &Value) -> Result<()> {
+    assert_eq!(licences["counts"]["denied"], 0, "{licences:#}");
+    assert_eq!(licences["counts"]["unknown"], 0, "{licences:#}");
+    assert_eq!(licences["counts"]["not-built"], 0, "{licences:#}");
+    let packages = licences["packages"].as_array().context("licences")?;
+    let line = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["package"] == name)
+            .with_context(|| format!("no licence line for {name}: {licences:#}"))
+    };
+    let time = line("time@0.1.45")?;
+    assert_eq!(time["licence"], "MIT/Apache-2.0");
+    assert_eq!(time["source"], "cargo-metadata");
+    assert_eq!(time["status"], "allowed");
+    // Not built for Linux, but locked, so checked as well.
+    assert_eq!(line("winapi@0.3.9")?["status"], "allowed");
+    // The service itself is not a dependency.
+    ensure!(line("contact-tracing@0.1.0").is_err());
+    Ok(())
 }
 
 /// The digest `run.json` records for the artifact `name` of `stage_id`.

@@ -12,6 +12,7 @@ mod net;
 mod pipeline_props;
 mod plugin_crates;
 mod plugins;
+mod policy_rules;
 mod sandbox;
 mod signing;
 mod support;

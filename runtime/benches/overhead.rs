@@ -108,6 +108,7 @@ async fn stage_overhead() -> anyhow::Result<()> {
         config: "{}".into(),
         policy_id: String::new(),
         policy_version: String::new(),
+        policy_rules: "{}".into(),
         artifacts: Vec::new(),
     };
     let events: Arc<dyn StageEvents> = Arc::new(Quiet);

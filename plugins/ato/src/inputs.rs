@@ -337,6 +337,7 @@ mod tests {
             config: "{}".to_owned(),
             policy_id: "cdc-ato".to_owned(),
             policy_version: "2026.11".to_owned(),
+            policy_rules: "{}".to_owned(),
             artifacts,
         }
     }

@@ -13,6 +13,12 @@
 //! The command runs through the host's `exec` import, so its program must
 //! be in the stage's `exec` grant. A command that exits non-zero fails the
 //! stage with the tail of its standard error.
+//!
+//! A `[stage.config.cargo-metadata]` table also writes
+//! `cargo-metadata.json` (see `metadata.rs`), from which the scan reads
+//! crate licences.
+
+mod metadata;
 
 use std::path::{Component, Path};
 
@@ -53,7 +59,16 @@ const CONFIG_SCHEMA: &str = r#"{
         }
       }
     },
-    "entrypoint": { "type": "array", "items": { "type": "string" }, "default": [] }
+    "entrypoint": { "type": "array", "items": { "type": "string" }, "default": [] },
+    "cargo-metadata": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["command"],
+      "properties": {
+        "command": { "type": "array", "items": { "type": "string" }, "minItems": 1 }
+      },
+      "description": "Also write cargo-metadata.json (crate licences, for the scan) with this command"
+    }
   }
 }"#;
 
@@ -68,6 +83,7 @@ struct BuildConfig {
     files: Vec<FileConfig>,
     #[serde(default)]
     entrypoint: Vec<String>,
+    cargo_metadata: Option<metadata::MetadataConfig>,
 }
 
 /// One file to copy from the workspace into the image.
@@ -124,6 +140,12 @@ impl Guest for Build {
             return Ok(failed_command(&config.command, &output));
         }
 
+        if let Some(metadata) = &config.cargo_metadata
+            && let Some(output) = metadata::write_cargo_metadata(metadata)?
+        {
+            return Ok(failed_command(&metadata.command, &output));
+        }
+
         let files = read_files(&config.files, &modes)?;
         let image = ImageSpec {
             name: config.name.clone(),
@@ -137,11 +159,15 @@ impl Guest for Build {
         let digest = descriptor.digest.to_string();
         log::info("wrote image", &[("name", &image.name), ("digest", &digest)]);
         let summary = format!("image {}:{} {digest}", image.name, image.version);
-        Ok(StageOutput::pass(summary)
+        let mut output = StageOutput::pass(summary)
             .with_artifact("image", oci::MEDIA_TYPE_INDEX, "image")
             .with_metadata("image-digest", digest)
             .with_metadata("image-name", image.name)
-            .with_metadata("image-version", image.version))
+            .with_metadata("image-version", image.version);
+        if config.cargo_metadata.is_some() {
+            output = output.with_artifact(metadata::ARTIFACT, "application/json", metadata::FILE);
+        }
+        Ok(output)
     }
 }
 
@@ -153,6 +179,9 @@ fn check_config(config: &BuildConfig) -> Result<Vec<u32>, StageError> {
     oci::check_tag(&config.version).map_err(|problem| config::invalid("version", problem))?;
     if config.command.is_empty() {
         return Err(config::invalid("command", "must name a program to run"));
+    }
+    if let Some(metadata) = &config.cargo_metadata {
+        metadata.check()?;
     }
     if config.files.is_empty() {
         return Err(config::invalid(

@@ -11,5 +11,6 @@ pub mod oci;
 pub mod oscal;
 pub mod osv;
 pub mod package;
+pub mod policy;
 pub mod purl;
 pub mod sbom;

@@ -165,6 +165,9 @@ pub struct Package {
     /// The packages this one depends on, as indices into
     /// [`Inventory::packages`], sorted and without repeats.
     pub dependencies: Vec<usize>,
+    /// The package's licence as the lockfile states it (an SPDX expression,
+    /// as written), when the format records one; `None` when it does not.
+    pub licence: Option<String>,
 }
 
 impl Package {
@@ -179,6 +182,7 @@ impl Package {
             scope: None,
             hashes: Vec::new(),
             dependencies: Vec::new(),
+            licence: None,
         }
     }
 

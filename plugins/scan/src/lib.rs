@@ -16,12 +16,16 @@
 //! never fail the stage. The verdict is `fail`, naming the blocking
 //! findings, when any finding is at or above `fail-on`.
 //!
+//! The policy's suppressions and licence rules, handed over by the host,
+//! are applied as `policy.rs` describes.
+//!
 //! TODO(#4): query the OSV API when the stage is granted network access,
-//! apply a licence policy, and write `sbom.spdx.json` (SPDX 2.3) and
+//! and write `sbom.spdx.json` (SPDX 2.3) and
 //! `findings.sarif` (SARIF 2.1) as well.
 
 mod config;
 mod outcome;
+mod policy;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -62,30 +66,39 @@ impl Guest for Scan {
         let lockfiles = read_lockfiles(&config.lockfiles)?;
 
         write_sbom(&lockfiles)?;
-        let report = osv::scan_lockfiles(&index, &lockfiles);
+        let mut report = osv::scan_lockfiles(&index, &lockfiles);
+        let inventories: Vec<_> = lockfiles.iter().map(Lockfile::to_inventory).collect();
+        let today = policy::today();
+        let rules = policy::apply(&input, &mut report, &inventories, today)?;
+        policy::log_policy(&rules, today);
         out::write(
             FINDINGS_FILE,
-            report
-                .to_json()
-                .or_internal(|| encode_error(FINDINGS_FILE))?
-                .as_bytes(),
+            policy::findings_json(&report, &rules)?.as_bytes(),
         )?;
         log_report(&report);
 
         let components = count_components(&lockfiles);
-        let summary = outcome::summary(components, &report, config.fail_on);
+        let mut summary = outcome::summary(components, &report, config.fail_on);
+        let applied = policy::summary(&rules);
+        if !applied.is_empty() {
+            summary = format!("{summary}; {applied}");
+        }
         log::info("scan finished", &[("summary", &summary)]);
-        Ok(
-            StageOutput::new(outcome::verdict(&report, config.fail_on), summary)
-                .with_artifact("sbom", "application/vnd.cyclonedx+json", SBOM_FILE)
-                .with_artifact("findings", "application/json", FINDINGS_FILE)
-                .with_findings(outcome::wit_findings(&report))
-                .with_metadata("components", components.to_string())
-                .with_metadata("advisories-loaded", index.len().to_string())
-                .with_metadata("findings", report.findings.len().to_string())
-                .with_metadata("warnings", report.warnings.len().to_string())
-                .with_metadata("fail-on", config.fail_on.to_string()),
-        )
+        let verdict = policy::verdict(outcome::verdict(&report, config.fail_on), &rules);
+        let mut output = StageOutput::new(verdict, summary)
+            .with_artifact("sbom", "application/vnd.cyclonedx+json", SBOM_FILE)
+            .with_artifact("findings", "application/json", FINDINGS_FILE)
+            .with_findings(outcome::wit_findings(&report))
+            .with_findings(policy::wit_findings(&rules))
+            .with_metadata("components", components.to_string())
+            .with_metadata("advisories-loaded", index.len().to_string())
+            .with_metadata("findings", report.findings.len().to_string())
+            .with_metadata("warnings", report.warnings.len().to_string())
+            .with_metadata("fail-on", config.fail_on.to_string());
+        for (key, value) in policy::metadata(&rules) {
+            output = output.with_metadata(key, value);
+        }
+        Ok(output)
     }
 }
 

@@ -1,4 +1,9 @@
 //! Finding the artifacts upstream stages produced.
+//!
+//! Besides its artifacts, a [`StageInput`] carries the policy's rules for
+//! stages in `policy_rules`: JSON text, `{}` when there are none, as the
+//! WIT describes it (`gantry_plugin_core::policy::PolicyRules::parse`
+//! reads it). A plugin never reads the policy file itself.
 
 use std::path::PathBuf;
 

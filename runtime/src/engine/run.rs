@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
+use sha2::Digest as _;
 
 use super::confinement;
 use super::events::{DescribeEvents, StageRecorder};
@@ -524,6 +525,17 @@ impl Session {
             "grants": grants,
             "limits": plugin_stage.limits,
         });
+        // The rules the stage is handed, by digest: the suppressions and
+        // licence policy a scan applied can be told from the trail alone.
+        if let Some(policy) = run
+            .spec
+            .policy
+            .as_ref()
+            .filter(|p| has_stage_rules(&p.rules))
+        {
+            let digest = sha2::Sha256::digest(policy.rules.rules_json().as_bytes());
+            fields["policy_rules"] = json!(format!("sha256:{}", hex::encode(digest)));
+        }
         if let Some((support, line)) = confinement::stage_confinement(plugin_stage) {
             fields["exec_confinement"] = json!({
                 "confined": support.confined(),
@@ -771,19 +783,25 @@ fn stage_input(
             })
         })
         .collect();
-    let (policy_id, policy_version) = spec
+    let (policy_id, policy_version, policy_rules) = spec
         .policy
         .as_ref()
-        .map(|p| (p.id.clone(), p.version.clone()))
-        .unwrap_or_default();
+        .map(|p| (p.id.clone(), p.version.clone(), p.rules.rules_json()))
+        .unwrap_or_else(|| (String::new(), String::new(), "{}".to_owned()));
     StageInput {
         run_id: record.id.to_string(),
         stage_id: stage.id.to_string(),
         config: plugin_stage.config.to_string(),
         policy_id,
         policy_version,
+        policy_rules,
         artifacts,
     }
+}
+
+/// Whether the policy has rules for stages (`policy-rules` is not `{}`).
+fn has_stage_rules(policy: &crate::pipeline::Policy) -> bool {
+    !policy.suppressions.is_empty() || policy.licences.is_some()
 }
 
 fn pending_record(stage: &StageSpec, pins: &Pins) -> StageRecord {

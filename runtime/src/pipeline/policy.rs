@@ -19,7 +19,19 @@
 //! [exec]                         # programs run through `exec`
 //! confinement = "require"        # refuse runs the kernel cannot confine
 //! read = ["/usr", "/etc"]        # system paths every program may read
+//!
+//! [[suppress]]                   # a finding accepted for a while
+//! id = "RUSTSEC-2020-0071"
+//! package = "time@0.1.45"
+//! reason = "…"
+//! expires = 2027-03-31
+//!
+//! [licences]                     # SPDX ids
+//! allow = ["MIT", "Apache-2.0"]
+//! unknown = "warn"
 //! ```
+//!
+//! `[[suppress]]` and `[licences]` are described in [`rules`].
 //!
 //! Everything is checked when the pipeline loads, so a run never starts
 //! under a policy it cannot apply.
@@ -30,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
+use gantry_plugin_core::policy::{LicenceRules, PolicyRules, Suppression};
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
@@ -39,6 +52,8 @@ use super::limits::{MAX_MEMORY, StageLimits, parse_size, parse_timeout};
 use super::names::is_deceptive_char;
 use super::net::{NetGrant, parse_net};
 use super::parse::parse_toml;
+
+mod rules;
 
 /// The system directories a program run through `exec` may read when the
 /// policy file names none: what a compiler and its tools need to start.
@@ -59,6 +74,10 @@ pub struct Policy {
     pub ceilings: BTreeMap<PluginKind, Ceiling>,
     /// `[exec]`: how programs run through `exec` are confined.
     pub exec: ExecRules,
+    /// `[[suppress]]`: findings accepted until a date, in file order.
+    pub suppressions: Vec<Suppression>,
+    /// `[licences]`: the licence policy, when the file has one.
+    pub licences: Option<LicenceRules>,
 }
 
 impl Policy {
@@ -72,7 +91,19 @@ impl Policy {
             trust: None,
             ceilings: BTreeMap::new(),
             exec: ExecRules::default(),
+            suppressions: Vec::new(),
+            licences: None,
         }
+    }
+
+    /// The suppressions and licence policy as the JSON handed to stages in
+    /// `stage-input.policy-rules`; `{}` when the policy has neither.
+    pub fn rules_json(&self) -> String {
+        let rules = PolicyRules {
+            suppress: self.suppressions.clone(),
+            licences: self.licences.clone(),
+        };
+        serde_json::to_string(&rules).expect("policy rules always serialize")
     }
 
     /// The ceiling for stages of `kind`, if the policy sets one.
@@ -387,6 +418,9 @@ struct RawPolicyFile {
     #[serde(default)]
     ceilings: BTreeMap<Spanned<String>, Spanned<RawCeiling>>,
     exec: Option<Spanned<RawExec>>,
+    #[serde(default)]
+    suppress: Vec<Spanned<rules::RawSuppression>>,
+    licences: Option<Spanned<rules::RawLicences>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -511,6 +545,11 @@ pub(super) fn read_policy(
         .map(|e| check_exec(&top, e.into_inner()))
         .transpose()?
         .unwrap_or_default();
+    let suppressions = rules::check_suppressions(&top, raw.suppress)?;
+    let licences = raw
+        .licences
+        .map(|l| rules::check_licences(&top, l.into_inner()))
+        .transpose()?;
     Ok(Policy {
         id: id.into_inner(),
         version: version.into_inner(),
@@ -518,6 +557,8 @@ pub(super) fn read_policy(
         trust,
         ceilings,
         exec,
+        suppressions,
+        licences,
     })
 }
 
@@ -752,7 +793,7 @@ fn system_dir(top: &Scope<'_>, entry: Spanned<String>) -> Result<PathBuf, Pipeli
 mod tests {
     use super::*;
 
-    fn policy(text: &str) -> Result<Policy, PipelineError> {
+    pub(super) fn policy(text: &str) -> Result<Policy, PipelineError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("policy.toml");
         std::fs::write(&path, text).expect("write policy");
