@@ -12,3 +12,4 @@ pub mod osv;
 pub mod package;
 pub mod purl;
 pub mod sbom;
+pub mod spdx;
