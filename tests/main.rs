@@ -12,6 +12,7 @@ mod pipeline_props;
 mod plugin_crates;
 mod plugins;
 mod sandbox;
+mod scan_inputs;
 mod support;
 mod trust;
 mod ui;
