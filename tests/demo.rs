@@ -13,7 +13,9 @@ use std::path::Path;
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
-use crate::support::{Gantry, Ran, read_json, sha256_hex, stage};
+use crate::support::{
+    Gantry, Ran, interop_python, read_json, run_interop_check, sha256_hex, stage,
+};
 
 const DEMO: &str = "pipelines/contact-tracing.toml";
 const BLOCKED: &str = "pipelines/contact-tracing-blocked.toml";
@@ -264,10 +266,64 @@ fn check_scan_outputs(out: &Path, record: &Value) -> Result<String> {
     assert_eq!(warnings.len(), 1, "{:#}", findings["warnings"]);
     assert_eq!(warnings[0]["package"], "fxhash@0.2.1");
 
+    let unreadable = findings["unreadable"].as_array().context("unreadable")?;
+    ensure!(
+        unreadable.is_empty(),
+        "the demo's lockfile reads: {unreadable:?}"
+    );
+
+    let spdx_path = out.join("sbom.spdx.json");
+    check_spdx(&spdx_path, record)?;
+    check_sboms_independently(&sbom_path, &spdx_path)?;
+
     let recorded = artifact_digest(record, "scan", "sbom")?;
     let bytes = std::fs::read(&sbom_path)?;
     assert_eq!(recorded, format!("sha256:{}", sha256_hex(&bytes)));
+    let spdx_recorded = artifact_digest(record, "scan", "sbom-spdx")?;
+    let bytes = std::fs::read(&spdx_path)?;
+    assert_eq!(spdx_recorded, format!("sha256:{}", sha256_hex(&bytes)));
     Ok(recorded)
+}
+
+/// The SPDX document lists the same packages, dated by the run's start.
+fn check_spdx(path: &Path, record: &Value) -> Result<()> {
+    let spdx = read_json(path)?;
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    let run = record["id"].as_str().context("run id")?;
+    let (date, time) = (&run[..8], &run[9..15]);
+    let created = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &date[..4],
+        &date[4..6],
+        &date[6..],
+        &time[..2],
+        &time[2..4],
+        &time[4..]
+    );
+    assert_eq!(spdx["creationInfo"]["created"], created.as_str());
+    let purls: Vec<&str> = spdx["packages"]
+        .as_array()
+        .context("spdx packages")?
+        .iter()
+        .flat_map(|p| p["externalRefs"].as_array().into_iter().flatten())
+        .filter_map(|r| r["referenceLocator"].as_str())
+        .collect();
+    ensure!(purls.contains(&"pkg:cargo/time@0.1.45"), "{purls:?}");
+    Ok(())
+}
+
+/// Both SBOMs pass the independent validators (`tests/interop/check_sbom.py`).
+fn check_sboms_independently(cyclonedx: &Path, spdx: &Path) -> Result<()> {
+    let Some(python) = interop_python() else {
+        return Ok(());
+    };
+    let printed = run_interop_check(&python, "check_sbom.py", &[cyclonedx, spdx])?;
+    eprintln!("{printed}");
+    ensure!(
+        printed.lines().filter(|l| l.starts_with("ok ")).count() == 2,
+        "{printed}"
+    );
+    Ok(())
 }
 
 /// The digest `run.json` records for the artifact `name` of `stage_id`.
