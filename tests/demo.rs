@@ -285,9 +285,22 @@ fn check_scan_outputs(out: &Path, record: &Value) -> Result<String> {
     assert_eq!(warnings[0]["package"], "fxhash@0.2.1");
     check_licences(&findings["licences"])?;
 
+    let unreadable = findings["unreadable"].as_array().context("unreadable")?;
+    ensure!(
+        unreadable.is_empty(),
+        "the demo's lockfile reads: {unreadable:?}"
+    );
+
+    let spdx_path = out.join("sbom.spdx.json");
+    check_spdx(&spdx_path, record)?;
+    check_sboms_independently(&sbom_path, &spdx_path)?;
+
     let recorded = artifact_digest(record, "scan", "sbom")?;
     let bytes = std::fs::read(&sbom_path)?;
     assert_eq!(recorded, format!("sha256:{}", sha256_hex(&bytes)));
+    let spdx_recorded = artifact_digest(record, "scan", "sbom-spdx")?;
+    let bytes = std::fs::read(&spdx_path)?;
+    assert_eq!(spdx_recorded, format!("sha256:{}", sha256_hex(&bytes)));
     Ok(recorded)
 }
 
@@ -312,6 +325,47 @@ fn check_licences(licences: &Value) -> Result<()> {
     assert_eq!(line("winapi@0.3.9")?["status"], "allowed");
     // The service itself is not a dependency.
     ensure!(line("contact-tracing@0.1.0").is_err());
+    Ok(())
+}
+
+/// The SPDX document lists the same packages, dated by the run's start.
+fn check_spdx(path: &Path, record: &Value) -> Result<()> {
+    let spdx = read_json(path)?;
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    let run = record["id"].as_str().context("run id")?;
+    let (date, time) = (&run[..8], &run[9..15]);
+    let created = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &date[..4],
+        &date[4..6],
+        &date[6..],
+        &time[..2],
+        &time[2..4],
+        &time[4..]
+    );
+    assert_eq!(spdx["creationInfo"]["created"], created.as_str());
+    let purls: Vec<&str> = spdx["packages"]
+        .as_array()
+        .context("spdx packages")?
+        .iter()
+        .flat_map(|p| p["externalRefs"].as_array().into_iter().flatten())
+        .filter_map(|r| r["referenceLocator"].as_str())
+        .collect();
+    ensure!(purls.contains(&"pkg:cargo/time@0.1.45"), "{purls:?}");
+    Ok(())
+}
+
+/// Both SBOMs pass the independent validators (`tests/interop/check_sbom.py`).
+fn check_sboms_independently(cyclonedx: &Path, spdx: &Path) -> Result<()> {
+    let Some(python) = interop_python() else {
+        return Ok(());
+    };
+    let printed = run_interop_check(&python, "check_sbom.py", &[cyclonedx, spdx])?;
+    eprintln!("{printed}");
+    ensure!(
+        printed.lines().filter(|l| l.starts_with("ok ")).count() == 2,
+        "{printed}"
+    );
     Ok(())
 }
 

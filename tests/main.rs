@@ -15,6 +15,7 @@ mod plugins;
 mod policy_rules;
 mod sandbox;
 mod signing;
+mod scan_inputs;
 mod support;
 mod trust;
 mod ui;

@@ -452,6 +452,7 @@ mod tests {
                 url: None,
             }],
             problems: vec![],
+            unreadable: vec![],
         };
         let open = scan
             .findings

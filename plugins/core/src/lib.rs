@@ -14,3 +14,4 @@ pub mod package;
 pub mod policy;
 pub mod purl;
 pub mod sbom;
+pub mod spdx;

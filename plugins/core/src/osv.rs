@@ -32,7 +32,7 @@ mod scan;
 mod schema;
 
 pub use index::{AdvisoryIndex, DataProblem, OsvError};
-pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Warning};
+pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Unreadable, Warning};
 pub use scan::scan_lockfiles;
 pub use schema::{
     Advisory, Affected, AffectedPackage, Event, EventKind, Range, Reference, SeverityScore,

@@ -10,9 +10,15 @@
 //! qualifiers define them.
 //!
 //! Each type's own rules are applied: an npm scope is the namespace, its
-//! `@` encoded once (`pkg:npm/%40types/node@20.1.0`); a PyPI name is
-//! lowercased with `_` written as `-`; a Go module path is split at its
-//! last `/` into namespace and name, each segment encoded on its own.
+//! `@` encoded once (`pkg:npm/%40types/node@20.1.0`), and scope and name
+//! are lowercased, as the npm type requires; a PyPI name is normalised as
+//! PEP 503 says (lowercased, each run of `-`, `_` and `.` written as one
+//! `-`); a Go module path is split at its last `/` into namespace and name,
+//! each segment encoded on its own. Go paths keep their case, although the
+//! `golang` type definition asks for lowercase: module paths are
+//! case-sensitive (the module proxy escapes capitals rather than folding
+//! them), so a lowercased path would name another module. A package with no
+//! version (an unpinned requirement) gets a purl without `@`.
 //!
 //! Project packages (workspace members, path dependencies, links) are not
 //! published anywhere, so they have no purl; the SBOM lists them as local
@@ -33,9 +39,7 @@ use crate::package::{Ecosystem, Origin, Package};
 /// purl requires.
 pub fn package_url(package: &Package) -> Option<String> {
     let mut purl = format!("pkg:{}/", package.ecosystem.purl_type());
-    push_name(&mut purl, package.ecosystem, &package.name);
-    purl.push('@');
-    purl.push_str(&percent_encode(&package.version));
+    push_name_and_version(&mut purl, package);
     match &package.origin {
         Origin::Registry => {}
         Origin::OtherRegistry { url } => push_qualifier(&mut purl, "repository_url", url),
@@ -52,18 +56,39 @@ pub fn package_url(package: &Package) -> Option<String> {
     Some(purl)
 }
 
+/// The part of a purl after `pkg:<type>/`, without qualifiers:
+/// `%40types/node@20.1.0`. Local packages are named the same way in SBOMs,
+/// so that two of them differ exactly when two purls would.
+pub fn name_and_version(package: &Package) -> String {
+    let mut text = String::new();
+    push_name_and_version(&mut text, package);
+    text
+}
+
+/// Writes the namespace, name and `@version` (when there is a version).
+fn push_name_and_version(purl: &mut String, package: &Package) {
+    push_name(purl, package.ecosystem, &package.name);
+    if !package.version.is_empty() {
+        purl.push('@');
+        purl.push_str(&percent_encode(&package.version));
+    }
+}
+
 /// Writes the namespace (if any) and name of `name` by `ecosystem`'s rules.
 fn push_name(purl: &mut String, ecosystem: Ecosystem, name: &str) {
     match ecosystem {
         Ecosystem::CratesIo => purl.push_str(&percent_encode(name)),
-        Ecosystem::Npm => match name.split_once('/') {
-            Some((scope, rest)) if scope.starts_with('@') => {
-                purl.push_str(&percent_encode(scope));
-                purl.push('/');
-                purl.push_str(&percent_encode(rest));
+        Ecosystem::Npm => {
+            let name = name.to_ascii_lowercase();
+            match name.split_once('/') {
+                Some((scope, rest)) if scope.starts_with('@') => {
+                    purl.push_str(&percent_encode(scope));
+                    purl.push('/');
+                    purl.push_str(&percent_encode(rest));
+                }
+                _ => purl.push_str(&percent_encode(&name)),
             }
-            _ => purl.push_str(&percent_encode(name)),
-        },
+        }
         Ecosystem::PyPi => purl.push_str(&percent_encode(&pypi_name(name))),
         Ecosystem::Go => {
             let segments: Vec<String> = name.split('/').map(percent_encode).collect();
@@ -72,9 +97,23 @@ fn push_name(purl: &mut String, ecosystem: Ecosystem, name: &str) {
     }
 }
 
-/// A PyPI name as a purl writes it: lowercased, `_` written as `-`.
+/// A PyPI name as a purl writes it: PEP 503's normal form, lowercased with
+/// every run of `-`, `_` and `.` written as one `-`.
 pub fn pypi_name(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+    let mut normal = String::with_capacity(name.len());
+    let mut in_run = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_run {
+                normal.push('-');
+            }
+            in_run = true;
+        } else {
+            normal.push(c.to_ascii_lowercase());
+            in_run = false;
+        }
+    }
+    normal
 }
 
 /// A repository URL with the `git+` prefix a `vcs_url` needs, unless it
@@ -194,6 +233,59 @@ mod tests {
         );
         let local = Package::new(Ecosystem::PyPi, "torch", "2.3.0+cpu");
         assert_eq!(package_url(&local).unwrap(), "pkg:pypi/torch@2.3.0%2Bcpu");
+    }
+
+    /// Regression (#4): only `_` was folded, so `zope.interface` and
+    /// `zope-interface`, one project on PyPI, got two purls; the pypi type
+    /// normalises names as PEP 503 does.
+    #[test]
+    fn pypi_names_fold_runs_of_dots_dashes_and_underscores() {
+        for spelling in ["zope.interface", "Zope_Interface", "zope-._interface"] {
+            let package = Package::new(Ecosystem::PyPi, spelling, "6.4");
+            assert_eq!(
+                package_url(&package).unwrap(),
+                "pkg:pypi/zope-interface@6.4",
+                "{spelling}"
+            );
+        }
+        let plain = Package::new(Ecosystem::PyPi, "requests", "2.32.3");
+        assert_eq!(package_url(&plain).unwrap(), "pkg:pypi/requests@2.32.3");
+    }
+
+    /// Regression (#4): the npm type is case-insensitive and its purls are
+    /// lowercase; old packages such as `JSONStream` kept their capitals.
+    #[test]
+    fn npm_names_and_scopes_are_lowercased() {
+        let old = Package::new(Ecosystem::Npm, "JSONStream", "1.3.5");
+        assert_eq!(package_url(&old).unwrap(), "pkg:npm/jsonstream@1.3.5");
+        let scoped = Package::new(Ecosystem::Npm, "@Babel/Core", "7.24.0");
+        assert_eq!(
+            package_url(&scoped).unwrap(),
+            "pkg:npm/%40babel/core@7.24.0"
+        );
+    }
+
+    /// Regression (#4): an unpinned requirement has no version, and
+    /// `pkg:pypi/flask@` is not a purl; the `@` goes with the version.
+    #[test]
+    fn a_package_without_a_version_has_no_version_separator() {
+        let unpinned = Package::new(Ecosystem::PyPi, "Flask", "");
+        assert_eq!(package_url(&unpinned).unwrap(), "pkg:pypi/flask");
+        let pinned = Package::new(Ecosystem::PyPi, "Flask", "3.0.3");
+        assert_eq!(package_url(&pinned).unwrap(), "pkg:pypi/flask@3.0.3");
+    }
+
+    #[test]
+    fn go_module_paths_keep_their_case() {
+        let module = Package::new(
+            Ecosystem::Go,
+            "github.com/Azure/go-autorest",
+            "v14.2.0+incompatible",
+        );
+        assert_eq!(
+            package_url(&module).unwrap(),
+            "pkg:golang/github.com/Azure/go-autorest@v14.2.0%2Bincompatible"
+        );
     }
 
     #[test]

@@ -1,29 +1,45 @@
-//! CycloneDX 1.6 software bills of materials built from lockfiles.
+//! CycloneDX 1.6 software bills of materials built from inventories.
 //!
-//! [`build_bom`] turns one or more parsed lockfiles into a [`Bom`]: the
-//! application as `metadata.component`, every other locked package as a
-//! `library` component, and the lockfiles' dependency edges as the
-//! `dependencies` graph. Registry and git packages are identified by their
-//! purl (see [`crate::purl`]); workspace members and path dependencies have
-//! none, so their `bom-ref` is `local:<name>@<version>` and they carry the
-//! property `gantry:source = local`.
+//! [`build_bom`] merges the inventories of one or more lockfiles, of any
+//! ecosystem, into a [`Catalog`](catalog::Catalog) and writes it as a
+//! [`Bom`]: the application as `metadata.component`, every other package as
+//! a `library` component, and the lockfiles' edges as the `dependencies`
+//! graph. Each component's `bom-ref` is its purl, or
+//! `local:<type>/<name>@<version>` for a package of the project itself (see
+//! [`catalog`] for why these never collide).
+//!
+//! For each component:
+//!
+//! - `scope` comes from the lockfile: `required` for run time, `optional`
+//!   for an optional extra or feature, `excluded` for development only, and
+//!   absent when the lockfile does not say;
+//! - `hashes` are the lockfile's digests in hex, npm's base64 integrity
+//!   strings included (see [`hashes`]);
+//! - properties name the ecosystem (`gantry:ecosystem`, as OSV writes it),
+//!   the origin (`gantry:origin`: `registry`, `other-registry`, `vcs`, `url`
+//!   or `local`), every lockfile that lists it (`gantry:lockfile`), and any
+//!   hash in no shape CycloneDX names (`gantry:hash`, as written).
+//!
+//! A component appears in `dependencies` only when a lockfile records its
+//! edges; one from a lockfile without a graph is left out, since listing it
+//! with no `dependsOn` would claim it has no dependencies.
 //!
 //! The output is deterministic: components and edges are sorted, the
-//! `serialNumber` is derived from the lockfiles' digests, and there is no
-//! timestamp unless the caller passes one. The same lockfiles always give
-//! the same bytes, so the SBOM's digest is stable across runs.
-//!
-//! TODO(#4): mark dev- and build-only dependencies with scope `excluded`;
-//! that needs the workspace manifests, which a lockfile does not record.
-//! TODO(#4): SPDX 2.3 output.
+//! `serialNumber` is derived from the lockfiles' paths and digests, and
+//! there is no timestamp unless the caller passes one. The same lockfiles
+//! always give the same bytes, so the SBOM's digest is stable across runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+pub mod catalog;
+pub mod hashes;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::lockfile::{LockedPackage, Lockfile};
-use crate::purl;
+use crate::package::{Inventory, Scope};
+use catalog::{Application, Catalog, Entry};
+
+pub use catalog::package_ref as component_ref;
 
 /// The CycloneDX version written.
 pub const SPEC_VERSION: &str = "1.6";
@@ -35,8 +51,8 @@ pub struct BomOptions<'a> {
     pub tool_name: &'a str,
     /// The tool's version.
     pub tool_version: &'a str,
-    /// The application's name when the lockfiles have no single root
-    /// package, e.g. a workspace of several top-level crates.
+    /// The application's name when the lockfiles have no single local
+    /// root, e.g. a workspace of several top-level crates.
     pub application_name: &'a str,
     /// `metadata.timestamp`, RFC 3339; none by default, so that equal
     /// inputs give equal SBOMs.
@@ -59,7 +75,8 @@ pub struct Bom {
     pub metadata: Metadata,
     /// Every package except the application, sorted by `bom-ref`.
     pub components: Vec<Component>,
-    /// One entry per component and the application, sorted by `ref`.
+    /// The application and every component whose edges are known, sorted
+    /// by `ref`.
     pub dependencies: Vec<Dependency>,
 }
 
@@ -88,24 +105,24 @@ pub struct Component {
     /// `application` or `library`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// The purl, or `local:<name>@<version>`; absent for tools.
+    /// The purl or local reference; absent for tools.
     #[serde(rename = "bom-ref", skip_serializing_if = "Option::is_none")]
     pub bom_ref: Option<String>,
     /// The package name.
     pub name: String,
-    /// The package version.
+    /// The package version, absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// `required` for locked packages.
+    /// `required`, `optional` or `excluded`; absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
-    /// The lockfile's checksum of the `.crate` file.
+    /// The lockfiles' digests.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hashes: Vec<Hash>,
     /// The package URL, absent for local packages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purl: Option<String>,
-    /// `gantry:source`: `crates.io`, `registry`, `git` or `local`.
+    /// `gantry:*` properties (see the module docs), sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<Property>,
 }
@@ -113,14 +130,14 @@ pub struct Component {
 /// A component hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hash {
-    /// Always `SHA-256`.
+    /// CycloneDX's algorithm name, e.g. `SHA-512`.
     pub alg: &'static str,
     /// Lower-case hex.
     pub content: String,
 }
 
 /// A name/value property.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Property {
     /// The property's name.
     pub name: &'static str,
@@ -152,120 +169,125 @@ impl Bom {
     }
 }
 
-/// The `bom-ref` of a locked package: its purl, or `local:<name>@<version>`.
-pub fn component_ref(package: &LockedPackage) -> String {
-    purl::package_url(&package.to_package()).unwrap_or_else(|| format!("local:{package}"))
-}
-
-/// Builds the SBOM of `lockfiles`.
-///
-/// Packages found in several lockfiles appear once. The application is the
-/// one root package of all lockfiles together (see [`Lockfile::roots`]);
-/// when there are several or none, it is a component named
-/// `options.application_name` that depends on every root.
-pub fn build_bom(lockfiles: &[Lockfile], options: &BomOptions<'_>) -> Bom {
-    let mut graph = Graph::default();
-    for lockfile in lockfiles {
-        graph.add(lockfile);
-    }
-    let application = graph.take_application(options.application_name);
+/// Builds the SBOM of `inventories`, in any order (see the module docs).
+pub fn build_bom(inventories: &[Inventory], options: &BomOptions<'_>) -> Bom {
+    let catalog = Catalog::build(inventories, options.application_name);
     Bom {
         bom_format: "CycloneDX",
         spec_version: SPEC_VERSION,
-        serial_number: serial_number(lockfiles),
+        serial_number: format!("urn:uuid:{}", catalog::uuid_from_digest(&catalog.digest)),
         version: 1,
         metadata: Metadata {
             timestamp: options.timestamp.map(str::to_owned),
             tools: Tools {
                 components: vec![tool_component(options)],
             },
-            component: application,
+            component: application_component(&catalog.application),
         },
-        components: graph.components.into_values().collect(),
-        dependencies: graph
-            .edges
-            .into_iter()
-            .map(|(reference, depends_on)| Dependency {
-                reference,
-                depends_on: depends_on.into_iter().collect(),
-            })
-            .collect(),
+        components: catalog.entries.values().map(library_component).collect(),
+        dependencies: dependencies(&catalog),
     }
 }
 
-/// Components and edges keyed by `bom-ref`, merged across lockfiles.
-#[derive(Default)]
-struct Graph {
-    components: BTreeMap<String, Component>,
-    edges: BTreeMap<String, BTreeSet<String>>,
-    roots: BTreeSet<String>,
+fn dependencies(catalog: &Catalog) -> Vec<Dependency> {
+    let mut graph: BTreeMap<&str, Vec<String>> = catalog
+        .entries
+        .values()
+        .filter_map(|entry| {
+            let depends_on = entry.depends_on.as_ref()?;
+            Some((
+                entry.reference.as_str(),
+                depends_on.iter().cloned().collect(),
+            ))
+        })
+        .collect();
+    let application = &catalog.application;
+    graph.insert(
+        application.reference(),
+        application.depends_on().into_iter().collect(),
+    );
+    graph
+        .into_iter()
+        .map(|(reference, depends_on)| Dependency {
+            reference: reference.to_owned(),
+            depends_on,
+        })
+        .collect()
 }
 
-impl Graph {
-    fn add(&mut self, lockfile: &Lockfile) {
-        let refs: Vec<String> = lockfile.packages.iter().map(component_ref).collect();
-        for (package, reference) in lockfile.packages.iter().zip(&refs) {
-            self.components
-                .entry(reference.clone())
-                .or_insert_with(|| library_component(package, reference));
-            let depends_on = package.dependencies.iter().map(|&dep| refs[dep].clone());
-            self.edges
-                .entry(reference.clone())
-                .or_default()
-                .extend(depends_on);
-        }
-        let roots = lockfile.roots().into_iter().map(|root| refs[root].clone());
-        self.roots.extend(roots);
-    }
-
-    /// Removes the application from the components, or makes one up.
-    fn take_application(&mut self, name: &str) -> Component {
-        if self.roots.len() == 1 {
-            let root = self.roots.first().cloned().unwrap_or_default();
-            if let Some(mut component) = self.components.remove(&root) {
-                component.kind = "application";
-                component.scope = None;
-                return component;
-            }
-        }
-        let reference = format!("local:{name}");
-        let roots = std::mem::take(&mut self.roots);
-        self.edges.insert(reference.clone(), roots);
-        Component {
+fn application_component(application: &Application) -> Component {
+    match application {
+        Application::Package(entry) => Component {
             kind: "application",
-            bom_ref: Some(reference),
-            name: name.to_owned(),
+            scope: None,
+            ..library_component(entry)
+        },
+        Application::Named {
+            reference, name, ..
+        } => Component {
+            kind: "application",
+            bom_ref: Some(reference.clone()),
+            name: name.clone(),
             version: None,
             scope: None,
             hashes: Vec::new(),
             purl: None,
-            properties: vec![source_property("local")],
-        }
+            properties: vec![Property {
+                name: "gantry:origin",
+                value: "local".to_owned(),
+            }],
+        },
     }
 }
 
-fn library_component(package: &LockedPackage, reference: &str) -> Component {
-    let hashes = package.checksum.iter().map(|checksum| Hash {
-        alg: "SHA-256",
-        content: checksum.clone(),
+fn library_component(entry: &Entry) -> Component {
+    let hashes = entry.checksums.iter().map(|checksum| Hash {
+        alg: checksum.algorithm.cyclonedx_name(),
+        content: checksum.hex.clone(),
     });
     Component {
         kind: "library",
-        bom_ref: Some(reference.to_owned()),
-        name: package.name.clone(),
-        version: Some(package.version.to_string()),
-        scope: Some("required"),
+        bom_ref: Some(entry.reference.clone()),
+        name: entry.name.clone(),
+        version: (!entry.version.is_empty()).then(|| entry.version.clone()),
+        scope: entry.scope.map(scope_name),
         hashes: hashes.collect(),
-        purl: purl::package_url(&package.to_package()),
-        properties: vec![source_property(package.source.kind())],
+        purl: entry.purl.clone(),
+        properties: properties(entry),
     }
 }
 
-fn source_property(kind: &str) -> Property {
-    Property {
-        name: "gantry:source",
-        value: kind.to_owned(),
+/// CycloneDX's word for a scope.
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Runtime => "required",
+        Scope::Optional => "optional",
+        Scope::Dev => "excluded",
     }
+}
+
+fn properties(entry: &Entry) -> Vec<Property> {
+    let mut properties = vec![
+        Property {
+            name: "gantry:ecosystem",
+            value: entry.ecosystem.osv_name().to_owned(),
+        },
+        Property {
+            name: "gantry:origin",
+            value: entry.origin.kind().to_owned(),
+        },
+    ];
+    let lockfiles = entry.lockfiles.iter().map(|path| Property {
+        name: "gantry:lockfile",
+        value: path.clone(),
+    });
+    let unconverted = entry.unconverted_hashes.iter().map(|hash| Property {
+        name: "gantry:hash",
+        value: hash.clone(),
+    });
+    properties.extend(lockfiles.chain(unconverted));
+    properties.sort();
+    properties
 }
 
 fn tool_component(options: &BomOptions<'_>) -> Component {
@@ -279,33 +301,6 @@ fn tool_component(options: &BomOptions<'_>) -> Component {
         purl: None,
         properties: Vec::new(),
     }
-}
-
-/// A version 8 (custom) UUID made of the sha256 of every lockfile's path
-/// and digest, in path order.
-fn serial_number(lockfiles: &[Lockfile]) -> String {
-    let mut sorted: Vec<&Lockfile> = lockfiles.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut hasher = Sha256::new();
-    for lockfile in sorted {
-        hasher.update(lockfile.path.as_bytes());
-        hasher.update([0]);
-        hasher.update(lockfile.digest);
-    }
-    let digest = hasher.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex::encode(bytes);
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The stage's `[stage.config]` table.
 
+use gantry_plugin_core::lockfile::Format;
 use gantry_plugin_core::osv::FailOn;
 use gantry_plugin_sdk::{StageError, config};
 use serde::{Deserialize, Deserializer};
@@ -22,8 +23,12 @@ pub const CONFIG_SCHEMA: &str = r#"{
     },
     "lockfiles": {
       "type": "array", "items": { "type": "string" }, "minItems": 1,
-      "default": ["Cargo.lock"],
-      "description": "Lockfiles to scan, relative to the workspace"
+      "description": "Lockfiles to scan, relative to the workspace; when absent, every lockfile under the workspace is scanned"
+    },
+    "fail-on-unreadable": {
+      "type": "boolean",
+      "default": false,
+      "description": "Fail the stage when a lockfile, directory or lockfile entry cannot be read; otherwise each is a warning in the report"
     }
   }
 }"#;
@@ -40,9 +45,14 @@ pub struct ScanConfig {
     /// The threshold from which findings fail the stage.
     #[serde(default = "default_fail_on", deserialize_with = "fail_on")]
     pub fail_on: FailOn,
-    /// Lockfile paths relative to the workspace.
-    #[serde(default = "default_lockfiles")]
-    pub lockfiles: Vec<String>,
+    /// Lockfile paths relative to the workspace; `None` to find every
+    /// lockfile under it.
+    #[serde(default)]
+    pub lockfiles: Option<Vec<String>>,
+    /// Whether anything unreadable fails the stage rather than being
+    /// reported as a warning; false by default.
+    #[serde(default)]
+    pub fail_on_unreadable: bool,
 }
 
 impl ScanConfig {
@@ -52,20 +62,24 @@ impl ScanConfig {
     ///
     /// [`StageError::InvalidConfig`] naming the key: an unknown key, a
     /// missing `db`, an unknown `fail-on`, or a `lockfiles` list that is
-    /// empty or has a path that is absolute or climbs out of the workspace.
+    /// empty or has a path that is absolute, climbs out of the workspace
+    /// or is not a lockfile Gantry reads.
     pub fn parse(json: &str) -> Result<Self, StageError> {
         let parsed: Self = config::parse(json)?;
         if parsed.db.is_empty() {
             return Err(config::invalid("db", "must name the OSV directory"));
         }
-        if parsed.lockfiles.is_empty() {
+        let Some(lockfiles) = &parsed.lockfiles else {
+            return Ok(parsed);
+        };
+        if lockfiles.is_empty() {
             return Err(config::invalid(
                 "lockfiles",
-                "must name at least one lockfile",
+                "must name at least one lockfile; leave it out to scan every lockfile",
             ));
         }
-        for (position, path) in parsed.lockfiles.iter().enumerate() {
-            check_relative(path)
+        for (position, path) in lockfiles.iter().enumerate() {
+            check_lockfile_path(path)
                 .map_err(|problem| config::invalid(&format!("lockfiles[{position}]"), problem))?;
         }
         Ok(parsed)
@@ -76,8 +90,17 @@ fn default_fail_on() -> FailOn {
     FailOn::AtLeast(gantry_plugin_core::osv::Severity::Critical)
 }
 
-fn default_lockfiles() -> Vec<String> {
-    vec!["Cargo.lock".to_owned()]
+/// A lockfile path must stay inside the workspace and name a known format.
+fn check_lockfile_path(path: &str) -> Result<(), String> {
+    check_relative(path)?;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match Format::detect(name) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "`{path}` is not a lockfile Gantry reads; {}",
+            Format::NAMES_HINT
+        )),
+    }
 }
 
 fn fail_on<'de, D: Deserializer<'de>>(deserializer: D) -> Result<FailOn, D::Error> {
@@ -113,18 +136,53 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_critical_and_the_root_lockfile() {
+    fn defaults_are_critical_every_lockfile_and_unreadable_as_warnings() {
         let config = ScanConfig::parse(r#"{"db": "/mnt/osv"}"#).unwrap();
         assert_eq!(config.fail_on, FailOn::AtLeast(Severity::Critical));
-        assert_eq!(config.lockfiles, ["Cargo.lock"]);
+        assert_eq!(config.lockfiles, None);
+        assert!(!config.fail_on_unreadable);
     }
 
     #[test]
     fn every_key_is_read() {
-        let json = r#"{"db": "/mnt/osv", "fail-on": "none", "lockfiles": ["a/Cargo.lock"]}"#;
+        let json = r#"{"db": "/mnt/osv", "fail-on": "none", "lockfiles": ["a/Cargo.lock"],
+                       "fail-on-unreadable": true}"#;
         let config = ScanConfig::parse(json).unwrap();
         assert_eq!(config.fail_on, FailOn::Never);
-        assert_eq!(config.lockfiles, ["a/Cargo.lock"]);
+        assert_eq!(config.lockfiles.unwrap(), ["a/Cargo.lock"]);
+        assert!(config.fail_on_unreadable);
+    }
+
+    #[test]
+    fn fail_on_unreadable_must_be_a_boolean() {
+        let text = message(r#"{"db": "/mnt/osv", "fail-on-unreadable": "yes"}"#);
+        assert!(
+            text.starts_with("`fail-on-unreadable`: invalid type"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lockfiles_must_be_of_a_known_format() {
+        let text = message(r#"{"db": "/d", "lockfiles": ["Cargo.lock", "deps/packages.lock"]}"#);
+        assert!(
+            text.starts_with("`lockfiles[1]`: `deps/packages.lock` is not a lockfile Gantry reads; known lockfiles are:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_schema_is_json_with_every_key() {
+        let schema: serde_json::Value = serde_json::from_str(CONFIG_SCHEMA).unwrap();
+        let keys: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in ["db", "fail-on", "lockfiles", "fail-on-unreadable"] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
     }
 
     #[test]

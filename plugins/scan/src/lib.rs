@@ -5,34 +5,44 @@
 //! [stage.config]
 //! db = "/mnt/osv"            # the OSV directory, as the stage sees it
 //! fail-on = "high"           # none | low | medium | high | critical (default)
-//! lockfiles = ["Cargo.lock"] # relative to the workspace (the default)
+//! lockfiles = ["Cargo.lock"] # relative to the workspace; default: all found
+//! fail-on-unreadable = true  # default false: unreadable inputs are warnings
 //! ```
 //!
-//! The stage reads each lockfile under `/workspace`, writes a CycloneDX 1.6
-//! SBOM to `/out/sbom.cdx.json`, matches every crates.io package against
-//! the crates.io advisories under `db`, and writes the result to
-//! `/out/findings.json`. Vulnerabilities are findings; informational
-//! advisories (unmaintained, unsound, notice) are logged as warnings and
-//! never fail the stage. The verdict is `fail`, naming the blocking
-//! findings, when any finding is at or above `fail-on`.
+//! The stage reads the lockfiles named, or every lockfile it finds under
+//! `/workspace` (see [`inputs`]), and writes a CycloneDX 1.6 SBOM to
+//! `/out/sbom.cdx.json` and an SPDX 2.3 one to `/out/sbom.spdx.json`. It
+//! matches every crates.io package against the crates.io advisories under
+//! `db`, and writes the result to `/out/findings.json`. Vulnerabilities are
+//! findings; informational advisories (unmaintained, unsound, notice) are
+//! logged as warnings and never fail the stage. The verdict is `fail`,
+//! naming the blocking findings, when any finding is at or above `fail-on`.
+//!
+//! Whatever could not be read (a lockfile that does not parse, a directory
+//! that cannot be listed, an entry a reader could not use) is logged as a
+//! warning and listed under `unreadable` in `findings.json`; with
+//! `fail-on-unreadable`, it fails the stage, naming the file.
 //!
 //! The policy's suppressions and licence rules, handed over by the host,
 //! are applied as `policy.rs` describes.
 //!
 //! TODO(#4): query the OSV API when the stage is granted network access,
-//! and write `sbom.spdx.json` (SPDX 2.3) and
+//! apply nothing but crates.io advisories so far, and write
 //! `findings.sarif` (SARIF 2.1) as well.
 
 mod config;
+mod inputs;
+mod matching;
 mod outcome;
 mod policy;
+mod sboms;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gantry_plugin_core::lockfile::Lockfile;
 use gantry_plugin_core::osv::{self, AdvisoryIndex, CRATES_IO, FindingsReport};
-use gantry_plugin_core::sbom::{self, BomOptions};
+use gantry_plugin_core::package::Inventory;
+use gantry_plugin_core::sbom;
 use gantry_plugin_sdk::error::error_chain;
 use gantry_plugin_sdk::{
     Capabilities, Guest, PluginInfo, ResultExt, StageError, StageInput, StageKind, StageOutput,
@@ -41,7 +51,6 @@ use gantry_plugin_sdk::{
 
 use crate::config::{CONFIG_SCHEMA, ScanConfig, WORKSPACE};
 
-const SBOM_FILE: &str = "sbom.cdx.json";
 const FINDINGS_FILE: &str = "findings.json";
 
 struct Scan;
@@ -63,13 +72,14 @@ impl Guest for Scan {
     fn run(input: StageInput) -> Result<StageOutput, StageError> {
         let config = ScanConfig::parse(&input.config)?;
         let index = load_index(&config.db)?;
-        let lockfiles = read_lockfiles(&config.lockfiles)?;
+        let inputs = inputs::read(Path::new(WORKSPACE), config.lockfiles.as_deref())?;
+        log_inputs(&inputs);
 
-        write_sbom(&lockfiles)?;
-        let mut report = osv::scan_lockfiles(&index, &lockfiles);
-        let inventories: Vec<_> = lockfiles.iter().map(Lockfile::to_inventory).collect();
+        sboms::write(&inputs.inventories, &input.run_id)?;
+        let (mut report, unmatched) = match_advisories(&index, &inputs.inventories);
+        report.unreadable = inputs.unreadable;
         let today = policy::today();
-        let rules = policy::apply(&input, &mut report, &inventories, today)?;
+        let rules = policy::apply(&input, &mut report, &inputs.inventories, today)?;
         policy::log_policy(&rules, today);
         out::write(
             FINDINGS_FILE,
@@ -77,16 +87,24 @@ impl Guest for Scan {
         )?;
         log_report(&report);
 
-        let components = count_components(&lockfiles);
-        let mut summary = outcome::summary(components, &report, config.fail_on);
+        let components = count_components(&inputs.inventories);
+        let mut summary = outcome::summary(components, unmatched, &report, config.fail_on);
         let applied = policy::summary(&rules);
         if !applied.is_empty() {
             summary = format!("{summary}; {applied}");
         }
         log::info("scan finished", &[("summary", &summary)]);
-        let verdict = policy::verdict(outcome::verdict(&report, config.fail_on), &rules);
+        let verdict = policy::verdict(
+            outcome::verdict(&report, config.fail_on, config.fail_on_unreadable),
+            &rules,
+        );
         let mut output = StageOutput::new(verdict, summary)
-            .with_artifact("sbom", "application/vnd.cyclonedx+json", SBOM_FILE)
+            .with_artifact(
+                "sbom",
+                "application/vnd.cyclonedx+json",
+                sboms::CYCLONEDX_FILE,
+            )
+            .with_artifact("sbom-spdx", "application/spdx+json", sboms::SPDX_FILE)
             .with_artifact("findings", "application/json", FINDINGS_FILE)
             .with_findings(outcome::wit_findings(&report))
             .with_findings(policy::wit_findings(&rules))
@@ -94,6 +112,8 @@ impl Guest for Scan {
             .with_metadata("advisories-loaded", index.len().to_string())
             .with_metadata("findings", report.findings.len().to_string())
             .with_metadata("warnings", report.warnings.len().to_string())
+            .with_metadata("unreadable", report.unreadable.len().to_string())
+            .with_metadata("not-matched", unmatched.to_string())
             .with_metadata("fail-on", config.fail_on.to_string());
         for (key, value) in policy::metadata(&rules) {
             output = output.with_metadata(key, value);
@@ -125,31 +145,43 @@ fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
     Ok(index)
 }
 
-/// Reads each lockfile under the workspace; each keeps its relative path,
-/// so messages and the SBOM do not depend on where the workspace is mounted.
-fn read_lockfiles(paths: &[String]) -> Result<Vec<Lockfile>, StageError> {
-    paths
-        .iter()
-        .map(|relative| {
-            let full = Path::new(WORKSPACE).join(relative);
-            let text = std::fs::read_to_string(&full)
-                .or_missing_input(|| format!("failed to read lockfile `{relative}`"))?;
-            Lockfile::parse_cargo_lock(relative, &text)
-                .map_err(|error| StageError::MissingInput(error_chain(&error)))
-        })
-        .collect()
+/// Matches what the matcher can read; returns the report and how many
+/// published packages it could not check.
+fn match_advisories(index: &AdvisoryIndex, inventories: &[Inventory]) -> (FindingsReport, usize) {
+    let (lockfiles, unmatched) = matching::cargo_lockfiles(inventories);
+    if unmatched > 0 {
+        let count = unmatched.to_string();
+        let reason = "only crates.io packages are matched so far";
+        log::warn(
+            "packages not matched against advisories",
+            &[("count", &count), ("reason", reason)],
+        );
+    }
+    (osv::scan_lockfiles(index, &lockfiles), unmatched)
 }
 
-fn write_sbom(lockfiles: &[Lockfile]) -> Result<(), StageError> {
-    let options = BomOptions {
-        tool_name: "gantry-scan",
-        tool_version: env!("CARGO_PKG_VERSION"),
-        application_name: "workspace",
-        timestamp: None,
-    };
-    let bom = sbom::build_bom(lockfiles, &options);
-    let json = bom.to_json().or_internal(|| encode_error(SBOM_FILE))?;
-    out::write(SBOM_FILE, json.as_bytes())
+/// Logs each lockfile read at debug level and everything unreadable at
+/// warn level.
+fn log_inputs(inputs: &inputs::Inputs) {
+    for inventory in &inputs.inventories {
+        let count = inventory.packages.len().to_string();
+        let fields = [
+            ("lockfile", inventory.path.as_str()),
+            ("format", &inventory.format),
+            ("packages", &count),
+        ];
+        log::debug("read lockfile", &fields);
+    }
+    for skipped in &inputs.skipped {
+        log::debug("directory not searched for lockfiles", &[("path", skipped)]);
+    }
+    for unreadable in &inputs.unreadable {
+        let fields = [
+            ("path", unreadable.path.as_str()),
+            ("reason", &unreadable.reason),
+        ];
+        log::warn("unreadable scan input", &fields);
+    }
 }
 
 /// Logs each warning and data problem at warn level.
@@ -171,10 +203,10 @@ fn log_report(report: &FindingsReport) {
 }
 
 /// The number of distinct packages across the lockfiles.
-fn count_components(lockfiles: &[Lockfile]) -> usize {
-    let refs: BTreeSet<String> = lockfiles
+fn count_components(inventories: &[Inventory]) -> usize {
+    let refs: BTreeSet<String> = inventories
         .iter()
-        .flat_map(|lockfile| &lockfile.packages)
+        .flat_map(|inventory| &inventory.packages)
         .map(sbom::component_ref)
         .collect();
     refs.len()

@@ -31,22 +31,69 @@ fn wit_severity(severity: osv::Severity) -> Severity {
     }
 }
 
-/// One line for people, e.g.
-/// "42 components, 1 finding (1 medium), 1 warning; fail-on critical".
-pub fn summary(components: usize, report: &FindingsReport, fail_on: FailOn) -> String {
+/// How many unreadable inputs the verdict names before "and N more".
+const NAMED_UNREADABLE: usize = 3;
+
+/// One line for people, e.g. "42 components, 1 finding (1 medium),
+/// 1 warning; fail-on critical". Unreadable inputs and packages the
+/// matcher could not check are counted when there are any:
+/// "…, 1 warning, 2 unreadable, 5 not matched; fail-on critical".
+pub fn summary(
+    components: usize,
+    unmatched: usize,
+    report: &FindingsReport,
+    fail_on: FailOn,
+) -> String {
     let mut findings = counted(report.findings.len(), "finding");
     if !report.findings.is_empty() {
         findings.push_str(&format!(" ({})", report.counts_text()));
     }
-    format!(
-        "{}, {findings}, {}; fail-on {fail_on}",
+    let mut line = format!(
+        "{}, {findings}, {}",
         counted(components, "component"),
         counted(report.warnings.len(), "warning"),
-    )
+    );
+    if !report.unreadable.is_empty() {
+        line.push_str(&format!(", {} unreadable", report.unreadable.len()));
+    }
+    if unmatched > 0 {
+        line.push_str(&format!(", {unmatched} not matched"));
+    }
+    format!("{line}; fail-on {fail_on}")
 }
 
-/// `fail` naming the findings at or above `fail_on`, else `pass`.
-pub fn verdict(report: &FindingsReport, fail_on: FailOn) -> Verdict {
+/// `fail` naming the findings at or above `fail_on`, and, with
+/// `fail_on_unreadable`, every unreadable input; else `pass`.
+pub fn verdict(report: &FindingsReport, fail_on: FailOn, fail_on_unreadable: bool) -> Verdict {
+    let mut reasons = Vec::new();
+    if fail_on_unreadable && !report.unreadable.is_empty() {
+        reasons.push(unreadable_reason(report));
+    }
+    reasons.extend(blocking_reason(report, fail_on));
+    if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail(reasons.join("; "))
+    }
+}
+
+/// "2 unreadable inputs with fail-on-unreadable: `a/Cargo.lock` (…), …".
+fn unreadable_reason(report: &FindingsReport) -> String {
+    let count = report.unreadable.len();
+    let mut named = report.unreadable[..count.min(NAMED_UNREADABLE)]
+        .iter()
+        .map(|input| format!("`{}` ({})", input.path, input.reason))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if count > NAMED_UNREADABLE {
+        named.push_str(&format!(" and {} more", count - NAMED_UNREADABLE));
+    }
+    let noun = if count == 1 { "input" } else { "inputs" };
+    format!("{count} unreadable {noun} with fail-on-unreadable: {named}")
+}
+
+/// The findings at or above `fail_on`, named, if there are any.
+fn blocking_reason(report: &FindingsReport, fail_on: FailOn) -> Option<String> {
     let blocking: Vec<String> = report
         .blocking(fail_on)
         .map(|finding| {
@@ -57,7 +104,7 @@ pub fn verdict(report: &FindingsReport, fail_on: FailOn) -> Verdict {
         })
         .collect();
     if blocking.is_empty() {
-        return Verdict::Pass;
+        return None;
     }
     let count = blocking.len();
     let mut named = blocking[..count.min(NAMED_BLOCKERS)].join(", ");
@@ -65,7 +112,7 @@ pub fn verdict(report: &FindingsReport, fail_on: FailOn) -> Verdict {
         named.push_str(&format!(" and {} more", count - NAMED_BLOCKERS));
     }
     let noun = if count == 1 { "finding" } else { "findings" };
-    Verdict::Fail(format!(
+    Some(format!(
         "{count} {noun} at or above fail-on {fail_on}: {named}"
     ))
 }
@@ -78,7 +125,7 @@ fn counted(count: usize, noun: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use gantry_plugin_core::osv::{SeverityCounts, Warning};
+    use gantry_plugin_core::osv::{SeverityCounts, Unreadable, Warning};
 
     use super::*;
 
@@ -108,8 +155,17 @@ mod tests {
             counts: SeverityCounts::of(&findings),
             findings,
             warnings: vec![warning; warnings],
-            problems: Vec::new(),
+            ..FindingsReport::default()
         }
+    }
+
+    fn unreadable(count: usize) -> Vec<Unreadable> {
+        (0..count)
+            .map(|n| Unreadable {
+                path: format!("p{n}/Cargo.lock"),
+                reason: "failed to parse".into(),
+            })
+            .collect()
     }
 
     fn critical() -> FailOn {
@@ -120,20 +176,63 @@ mod tests {
     fn the_summary_counts_components_findings_and_warnings() {
         let one = report(vec![finding("A", osv::Severity::Medium)], 1);
         assert_eq!(
-            summary(42, &one, critical()),
+            summary(42, 0, &one, critical()),
             "42 components, 1 finding (1 medium), 1 warning; fail-on critical"
         );
         let none = report(Vec::new(), 0);
         assert_eq!(
-            summary(1, &none, FailOn::Never),
+            summary(1, 0, &none, FailOn::Never),
             "1 component, 0 findings, 0 warnings; fail-on none"
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_unreadable_and_unmatched_inputs_when_there_are_any() {
+        let mut some = report(Vec::new(), 0);
+        some.unreadable = unreadable(2);
+        assert_eq!(
+            summary(3, 5, &some, critical()),
+            "3 components, 0 findings, 0 warnings, 2 unreadable, 5 not matched; fail-on critical"
+        );
+    }
+
+    #[test]
+    fn unreadable_inputs_fail_only_with_fail_on_unreadable() {
+        let mut some = report(Vec::new(), 0);
+        some.unreadable = unreadable(1);
+        assert!(matches!(verdict(&some, critical(), false), Verdict::Pass));
+        let Verdict::Fail(reason) = verdict(&some, critical(), true) else {
+            panic!("expected fail");
+        };
+        assert_eq!(
+            reason,
+            "1 unreadable input with fail-on-unreadable: `p0/Cargo.lock` (failed to parse)"
+        );
+        let clean = report(Vec::new(), 0);
+        assert!(matches!(verdict(&clean, critical(), true), Verdict::Pass));
+    }
+
+    #[test]
+    fn unreadable_inputs_and_blocking_findings_are_both_named() {
+        let mut both = report(vec![finding("A", osv::Severity::Critical)], 0);
+        both.unreadable = unreadable(5);
+        let Verdict::Fail(reason) = verdict(&both, critical(), true) else {
+            panic!("expected fail");
+        };
+        assert!(
+            reason.starts_with("5 unreadable inputs with fail-on-unreadable: `p0/Cargo.lock`"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("and 2 more; 1 finding at or above"),
+            "{reason}"
         );
     }
 
     #[test]
     fn findings_below_the_threshold_pass() {
         let medium = report(vec![finding("A", osv::Severity::Medium)], 0);
-        assert!(matches!(verdict(&medium, critical()), Verdict::Pass));
+        assert!(matches!(verdict(&medium, critical(), false), Verdict::Pass));
     }
 
     #[test]
@@ -145,7 +244,7 @@ mod tests {
             ],
             0,
         );
-        let Verdict::Fail(reason) = verdict(&mixed, critical()) else {
+        let Verdict::Fail(reason) = verdict(&mixed, critical(), false) else {
             panic!("expected fail");
         };
         assert_eq!(
@@ -162,7 +261,7 @@ mod tests {
                 .collect(),
             0,
         );
-        let Verdict::Fail(reason) = verdict(&many, "high".parse().unwrap()) else {
+        let Verdict::Fail(reason) = verdict(&many, "high".parse().unwrap(), false) else {
             panic!("expected fail");
         };
         assert!(

@@ -11,7 +11,9 @@
 //!   "counts": {"critical": 1, "high": 0, "medium": 0, "low": 0, "unknown": 0},
 //!   "warnings": [{"id": "RUSTSEC-2021-0139", "kind": "unmaintained",
 //!                 "package": "ansi_term@0.12.1", "title": "…", "url": "…"}],
-//!   "problems": ["advisory `…`, package `…`: invalid version `1.2` …"]
+//!   "problems": ["advisory `…`, package `…`: invalid version `1.2` …"],
+//!   "unreadable": [{"path": "web/package-lock.json",
+//!                   "reason": "failed to parse …"}]
 //! }
 //! ```
 //!
@@ -244,6 +246,19 @@ pub struct FindingsReport {
     pub warnings: Vec<Warning>,
     /// Parts of the advisory data that could not be used.
     pub problems: Vec<String>,
+    /// Inputs of the scan that could not be read or used, each naming the
+    /// file or directory; reported, never skipped silently.
+    #[serde(default)]
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A lockfile, directory or lockfile entry the scan could not read or use.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unreadable {
+    /// The file or directory, relative to the workspace.
+    pub path: String,
+    /// What went wrong, naming the entry and line where known.
+    pub reason: String,
 }
 
 impl FindingsReport {
