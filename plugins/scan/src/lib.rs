@@ -45,8 +45,7 @@ use gantry_plugin_core::package::Inventory;
 use gantry_plugin_core::sbom;
 use gantry_plugin_sdk::error::error_chain;
 use gantry_plugin_sdk::{
-    Capabilities, Guest, PluginInfo, ResultExt, StageError, StageInput, StageKind, StageOutput,
-    log, out,
+    Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput, log, out,
 };
 
 use crate::config::{CONFIG_SCHEMA, ScanConfig, WORKSPACE};
@@ -210,8 +209,4 @@ fn count_components(inventories: &[Inventory]) -> usize {
         .map(sbom::component_ref)
         .collect();
     refs.len()
-}
-
-fn encode_error(file: &str) -> String {
-    format!("failed to encode `{file}` as JSON")
 }
