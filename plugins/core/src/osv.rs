@@ -30,13 +30,16 @@ mod range;
 mod report;
 mod scan;
 mod schema;
+mod score;
+mod version;
 
-pub use index::{AdvisoryIndex, DataProblem, OsvError};
+pub use index::{AdvisoryIndex, DataProblem, Hit, Matches, OsvError, package_key};
 pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Warning};
-pub use scan::scan_lockfiles;
+pub use scan::{scan_inventories, scan_lockfiles};
 pub use schema::{
     Advisory, Affected, AffectedPackage, Event, EventKind, Range, Reference, SeverityScore,
 };
+pub use version::{OrderedVersion, Scheme};
 
 /// The OSV ecosystem name of crates.io packages.
 pub const CRATES_IO: &str = "crates.io";

@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use gantry_plugin_core::lockfile::Lockfile;
-use gantry_plugin_core::osv::{self, AdvisoryIndex, CRATES_IO, FindingsReport};
+use gantry_plugin_core::osv::{self, AdvisoryIndex, FindingsReport};
 use gantry_plugin_core::sbom::{self, BomOptions};
 use gantry_plugin_sdk::error::error_chain;
 use gantry_plugin_sdk::{
@@ -91,14 +91,14 @@ impl Guest for Scan {
 
 gantry_plugin_sdk::export!(Scan);
 
-/// Loads the crates.io advisories under `db`; a database with none is an
+/// Loads the advisories of every ecosystem under `db`; a database with none is an
 /// error, since scanning against it would pass everything.
 fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
-    let index = AdvisoryIndex::load_dir(Path::new(db), CRATES_IO)
+    let index = AdvisoryIndex::load_dir(Path::new(db))
         .map_err(|error| StageError::MissingInput(error_chain(&error)))?;
     if index.is_empty() {
         return Err(StageError::MissingInput(format!(
-            "OSV directory `{db}` holds no {CRATES_IO} advisories; is `db` the right folder?"
+            "OSV directory `{db}` holds no advisories; is `db` the right folder?"
         )));
     }
     log::info(
