@@ -10,7 +10,7 @@
 //!
 //! The stage reads each lockfile under `/workspace`, writes a CycloneDX 1.6
 //! SBOM to `/out/sbom.cdx.json`, matches every crates.io package against
-//! the crates.io advisories under `db`, and writes the result to
+//! the advisories under `db`, and writes the result to
 //! `/out/findings.json`. Vulnerabilities are findings; informational
 //! advisories (unmaintained, unsound, notice) are logged as warnings and
 //! never fail the stage. The verdict is `fail`, naming the blocking

@@ -9,9 +9,11 @@
 //! `introduced` event at or below the version opens an affected interval,
 //! a `fixed` event at or below it closes it (so `fixed` is exclusive), and
 //! a `last_affected` event below it closes it (so `last_affected` is
-//! inclusive); an interval with no closing event stays open. A `limit`
-//! event caps the whole range: versions at or above any limit are not
-//! affected (`limit: "*"` caps nothing). `SEMVER` ranges use SemVer,
+//! inclusive); an interval with no closing event stays open. `limit`
+//! events cap the whole range: a version is in the range only if it is
+//! below at least one limit, each limit widening the scope as the schema's
+//! `BeforeLimits` says, and `limit: "*"` (or no limit at all) caps
+//! nothing. `SEMVER` ranges use SemVer,
 //! `ECOSYSTEM` ranges the ecosystem's own ordering, and `GIT` ranges, whose
 //! events are commits, are ignored for version matching: OSV databases
 //! that publish them also publish the versions they resolve to, in a
@@ -57,6 +59,8 @@ struct CompiledRange {
     scheme: Scheme,
     events: Vec<(EventKind, Bound)>,
     limits: Vec<OrderedVersion>,
+    /// Whether a `limit: "*"` lifts every limit.
+    unlimited: bool,
 }
 
 /// The version ranges and listed versions of one `affected` entry.
@@ -181,7 +185,8 @@ impl CompiledAffected {
 
 impl CompiledRange {
     fn matches(&self, version: &OrderedVersion) -> Option<Match> {
-        if self.limits.iter().any(|limit| limit <= version) {
+        let below_a_limit = self.limits.iter().any(|limit| version < limit);
+        if !(self.unlimited || self.limits.is_empty() || below_a_limit) {
             return None;
         }
         match_events(&self.events, version)
@@ -193,6 +198,7 @@ fn compile_range(range: &Range, scheme: Scheme) -> Result<CompiledRange, String>
         scheme,
         events: Vec::with_capacity(range.events.len()),
         limits: Vec::new(),
+        unlimited: false,
     };
     for event in &range.events {
         let Some((kind, text)) = event.kind_and_version() else {
@@ -204,7 +210,7 @@ fn compile_range(range: &Range, scheme: Scheme) -> Result<CompiledRange, String>
         let in_range = |error| format!("{} range, `{}` event: {error}", range.kind, kind.field());
         match (kind, text) {
             (EventKind::Introduced, "0") => compiled.events.push((kind, Bound::Zero)),
-            (EventKind::Limit, "*") => {}
+            (EventKind::Limit, "*") => compiled.unlimited = true,
             (EventKind::Limit, _) => compiled.limits.push(scheme.parse(text).map_err(in_range)?),
             _ => {
                 let version = scheme.parse(text).map_err(in_range)?;
@@ -366,8 +372,11 @@ mod tests {
         let range = semver(r#"[{"introduced": "1.0.0"}, {"limit": "1.5.0"}]"#);
         assert_eq!(check(&range, "1.4.9").as_deref(), Some(""));
         assert_eq!(check(&range, "1.5.0"), None);
-        let star = semver(r#"[{"introduced": "1.0.0"}, {"limit": "*"}]"#);
+        let star = semver(r#"[{"introduced": "1.0.0"}, {"limit": "1.5.0"}, {"limit": "*"}]"#);
         assert_eq!(check(&star, "9.0.0").as_deref(), Some(""));
+        let two = semver(r#"[{"introduced": "1.0.0"}, {"limit": "1.5.0"}, {"limit": "3.0.0"}]"#);
+        assert_eq!(check(&two, "2.0.0").as_deref(), Some(""));
+        assert_eq!(check(&two, "3.0.0"), None);
     }
 
     #[test]

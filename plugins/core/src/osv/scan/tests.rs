@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::*;
 use crate::osv::{AdvisoryIndex, FailOn, Severity};
+use crate::package::Package;
 
 const APP_LOCK: &str = include_str!("../../../tests/fixtures/app/Cargo.lock");
 
@@ -169,4 +170,52 @@ fn findings_json_uses_kebab_case_keys() {
     assert!(json.contains("\"fixed-in\": \"1.6.1\""), "{json}");
     let back: FindingsReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, scan_app());
+}
+
+fn inventory_of(packages: Vec<Package>) -> Inventory {
+    let mut inventory = Inventory::new("lockfile", "test", b"");
+    inventory.packages = packages;
+    inventory
+}
+
+#[test]
+fn only_registry_packages_of_the_advisory_ecosystem_are_matched() {
+    let json = r#"{"id": "PYSEC-1", "affected": [
+        {"package": {"ecosystem": "PyPI", "name": "requests"},
+         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}]}]}"#;
+    let index = index_of(json);
+    let registry = Package::new(Ecosystem::PyPi, "Requests", "1.0");
+    let mut forked = Package::new(Ecosystem::PyPi, "requests", "1.1");
+    forked.origin = Origin::Vcs {
+        url: "https://example.com/requests".into(),
+        commit: None,
+    };
+    let same_name_crate = Package::new(Ecosystem::CratesIo, "requests", "1.2.0");
+    let report = scan_inventories(
+        &index,
+        &[inventory_of(vec![registry, forked, same_name_crate])],
+    );
+    let found: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.package.as_str()))
+        .collect();
+    assert_eq!(found, [("PYSEC-1", "Requests@1.0")]);
+}
+
+#[test]
+fn spellings_of_one_pypi_package_in_two_inventories_are_checked_once() {
+    let json = r#"{"id": "PYSEC-2", "affected": [
+        {"package": {"ecosystem": "PyPI", "name": "zope.interface"},
+         "versions": ["4.0"]}]}"#;
+    let index = index_of(json);
+    let report = scan_inventories(
+        &index,
+        &[
+            inventory_of(vec![Package::new(Ecosystem::PyPi, "zope.interface", "4.0")]),
+            inventory_of(vec![Package::new(Ecosystem::PyPi, "Zope-Interface", "4.0")]),
+        ],
+    );
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].package, "zope.interface@4.0");
 }
