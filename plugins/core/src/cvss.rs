@@ -1,4 +1,4 @@
-//! CVSS v3.0 and v3.1 base scores computed from vector strings.
+//! CVSS v3.0, v3.1 and v4.0 scores computed from vector strings.
 //!
 //! OSV advisories carry severity as a CVSS vector, not as a number, so the
 //! scan stage scores each vector itself. [`CvssV3::parse`] reads a vector
@@ -13,7 +13,13 @@
 //! some exact scores up by a tenth.
 //!
 //! Temporal and environmental metrics are accepted and validated but do not
-//! change the base score. TODO(#4): score CVSS v4.0 vectors.
+//! change the base score.
+//!
+//! CVSS v4.0 replaced the equations with a table of macro-vectors and an
+//! interpolation between them; [`score_v4`] leaves that to the RustSec
+//! `cvss` crate, which implements the specification's reference
+//! calculator, and checks its results against the specification's
+//! published examples in the tests below.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,6 +66,14 @@ pub enum CvssError {
         metric: String,
         /// The value as written.
         value: String,
+    },
+    /// A CVSS v4.0 vector that does not parse.
+    #[error("CVSS vector `{vector}`: {message}")]
+    InvalidV4 {
+        /// The whole vector.
+        vector: String,
+        /// What the parser said.
+        message: String,
     },
     /// A base metric the vector leaves out.
     #[error("CVSS vector `{vector}`: missing base metric `{metric}`")]
@@ -276,6 +290,36 @@ impl CvssV3 {
 /// As [`CvssV3::parse`].
 pub fn base_score(vector: &str) -> Result<Score, CvssError> {
     Ok(CvssV3::parse(vector)?.base_score())
+}
+
+/// Scores a CVSS v4.0 vector (`CVSS:4.0/AV:N/…`): CVSS-B for base metrics
+/// only, CVSS-BT, -BE or -BTE when threat or environmental metrics are
+/// given, rounded to one decimal as the specification rounds it.
+///
+/// # Errors
+///
+/// [`CvssError::UnsupportedVersion`] when the vector is not v4.0, and
+/// [`CvssError::InvalidV4`] when it does not parse.
+pub fn score_v4(vector: &str) -> Result<Score, CvssError> {
+    if !vector.starts_with("CVSS:4.0/") {
+        return Err(CvssError::UnsupportedVersion {
+            vector: vector.to_owned(),
+        });
+    }
+    let parsed: cvss_scoring::v4::Vector =
+        vector
+            .parse()
+            .map_err(|error: cvss_scoring::Error| CvssError::InvalidV4 {
+                vector: vector.to_owned(),
+                message: error.to_string(),
+            })?;
+    let tenths = (parsed.score().value() * 10.0).round().clamp(0.0, 100.0);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped to 0..=100 just above"
+    )]
+    Ok(Score(tenths as u8))
 }
 
 fn split_version(vector: &str) -> Result<(Version, &str), CvssError> {
@@ -543,5 +587,56 @@ mod tests {
                 "{vector}"
             );
         }
+    }
+
+    /// CVSS v4.0 scores as the specification's calculator gives them,
+    /// covering CVSS-B, -BT (`E:U`, `E:P`) and -BE (`CR`, `MAV`).
+    #[test]
+    fn v4_vectors_score_as_the_reference_calculator() {
+        for (vector, expected) in [
+            ("AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 93),
+            (
+                "AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H",
+                100,
+            ),
+            ("AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N", 0),
+            ("AV:L/AC:L/AT:N/PR:N/UI:P/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 85),
+            ("AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", 87),
+            ("AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N", 69),
+            ("AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N", 87),
+            (
+                "AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U",
+                81,
+            ),
+            ("AV:P/AC:H/AT:P/PR:H/UI:A/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N", 10),
+            (
+                "AV:A/AC:L/AT:P/PR:L/UI:P/VC:L/VI:L/VA:L/SC:L/SI:L/SA:L/E:P/CR:H/MAV:N",
+                12,
+            ),
+        ] {
+            let vector = format!("CVSS:4.0/{vector}");
+            assert_eq!(score_v4(&vector).unwrap().tenths(), expected, "{vector}");
+        }
+    }
+
+    #[test]
+    fn v4_rating_uses_the_same_scale() {
+        let critical = score_v4("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N");
+        assert_eq!(Rating::from_score(critical.unwrap()), Rating::Critical);
+        let medium = score_v4("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:N/VA:N/SC:N/SI:N/SA:N");
+        assert_eq!(Rating::from_score(medium.unwrap()), Rating::Medium);
+    }
+
+    #[test]
+    fn v4_vectors_that_do_not_parse_are_refused() {
+        let missing = score_v4("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H");
+        assert!(
+            matches!(missing, Err(CvssError::InvalidV4 { .. })),
+            "{missing:?}"
+        );
+        let bad_value = score_v4("CVSS:4.0/AV:Q/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N");
+        assert!(bad_value.is_err());
+        let v3 = score_v4("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+        assert!(matches!(v3, Err(CvssError::UnsupportedVersion { .. })));
     }
 }

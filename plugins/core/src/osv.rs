@@ -3,40 +3,46 @@
 //! An OSV database, as the OSV project publishes it, is a directory of JSON
 //! files, one advisory each, often grouped by ecosystem
 //! (`<db>/crates.io/RUSTSEC-2021-0003.json`). [`AdvisoryIndex::load_dir`]
-//! reads every `*.json` under a directory, skips withdrawn advisories, and
-//! indexes the rest by (ecosystem, package name). Ecosystem names are
-//! compared exactly, as the OSV schema spells them (`crates.io`).
+//! reads every `*.json` under a directory, counts and skips withdrawn
+//! advisories, and indexes the rest by ecosystem and package for every
+//! [`Ecosystem`](crate::package::Ecosystem): crates.io, npm, PyPI and Go.
+//! Ecosystem names are compared exactly, as the OSV schema spells them;
+//! package names as each ecosystem compares them (PyPI's in PEP 503 form).
 //!
-//! Matching follows the OSV schema's evaluation rules: the events of a
-//! `SEMVER` range are sorted by version (`introduced: "0"` first), each
-//! `introduced` opens an affected interval, `fixed` closes it exclusively
-//! and `last_affected` inclusively, and a range with no closing event stays
-//! open. Versions compare by SemVer precedence, so `1.0.0-rc.1` comes before
-//! `1.0.0` and build metadata is ignored. An explicit `versions` list
-//! matches the versions it names. `ECOSYSTEM` ranges of `crates.io` are
-//! SemVer too and are evaluated the same way; `GIT` ranges name commits, not
-//! versions, and are not used. A version in the data that does not parse is
-//! reported as a [`DataProblem`] and its range is not used, so a bad record
-//! never matches silently.
+//! Matching follows the OSV schema's evaluation rules (see `range.rs`):
+//! `introduced`, `fixed` (exclusive), `last_affected` (inclusive) and
+//! `limit` events, and explicit `versions` lists. `SEMVER` ranges compare
+//! by SemVer precedence, `ECOSYSTEM` ranges by the ecosystem's own ordering
+//! ([`Scheme`]: SemVer for crates.io and npm, PEP 440 for PyPI, Go module
+//! versions for Go), and `GIT` ranges, which name commits, are not used for
+//! version matching. A version in the data that does not parse is reported
+//! as a [`DataProblem`] and its range is not used; a package version that
+//! does not parse is reported in the scan's problems. Neither is ever a
+//! silent non-match.
 //!
-//! [`scan_lockfiles`] checks every crates.io package of some lockfiles
-//! against an index and returns a [`FindingsReport`]: vulnerabilities as
-//! [`Finding`]s with a severity scored from their CVSS v3 vector, and
-//! informational advisories (unmaintained, unsound, notice) as
-//! [`Warning`]s, never as findings.
+//! [`scan_inventories`] checks every registry package of some inventories
+//! against an index and returns a [`FindingsReport`]: one [`Finding`] per
+//! vulnerability and package, merging advisories that alias each other,
+//! with a severity from the best source the advisories give (CVSS v4.0,
+//! then v3.x, then a database's severity word), and informational
+//! advisories (unmaintained, unsound, notice) as [`Warning`]s, never as
+//! findings.
 
 mod index;
 mod range;
 mod report;
 mod scan;
 mod schema;
+mod score;
+mod version;
 
-pub use index::{AdvisoryIndex, DataProblem, OsvError};
+pub use index::{AdvisoryIndex, DataProblem, Hit, Matches, OsvError, package_key};
 pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Unreadable, Warning};
-pub use scan::scan_lockfiles;
+pub use scan::{scan_inventories, scan_lockfiles};
 pub use schema::{
     Advisory, Affected, AffectedPackage, Event, EventKind, Range, Reference, SeverityScore,
 };
+pub use version::{OrderedVersion, Scheme};
 
 /// The OSV ecosystem name of crates.io packages.
 pub const CRATES_IO: &str = "crates.io";

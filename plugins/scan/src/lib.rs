@@ -12,8 +12,8 @@
 //! The stage reads the lockfiles named, or every lockfile it finds under
 //! `/workspace` (see [`inputs`]), and writes a CycloneDX 1.6 SBOM to
 //! `/out/sbom.cdx.json` and an SPDX 2.3 one to `/out/sbom.spdx.json`. It
-//! matches every crates.io package against the crates.io advisories under
-//! `db`, and writes the result to `/out/findings.json`. Vulnerabilities are
+//! matches every registry package (crates.io, npm, PyPI, Go) against the
+//! advisories of its ecosystem under `db`, and writes the result to `/out/findings.json`. Vulnerabilities are
 //! findings; informational advisories (unmaintained, unsound, notice) are
 //! logged as warnings and never fail the stage. The verdict is `fail`,
 //! naming the blocking findings, when any finding is at or above `fail-on`.
@@ -27,12 +27,10 @@
 //! are applied as `policy.rs` describes.
 //!
 //! TODO(#4): query the OSV API when the stage is granted network access,
-//! apply nothing but crates.io advisories so far, and write
-//! `findings.sarif` (SARIF 2.1) as well.
+//! and write `findings.sarif` (SARIF 2.1) as well.
 
 mod config;
 mod inputs;
-mod matching;
 mod outcome;
 mod policy;
 mod sboms;
@@ -40,7 +38,7 @@ mod sboms;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gantry_plugin_core::osv::{self, AdvisoryIndex, CRATES_IO, FindingsReport};
+use gantry_plugin_core::osv::{self, AdvisoryIndex, FindingsReport};
 use gantry_plugin_core::package::Inventory;
 use gantry_plugin_core::sbom;
 use gantry_plugin_sdk::error::error_chain;
@@ -75,7 +73,7 @@ impl Guest for Scan {
         log_inputs(&inputs);
 
         sboms::write(&inputs.inventories, &input.run_id)?;
-        let (mut report, unmatched) = match_advisories(&index, &inputs.inventories);
+        let mut report = osv::scan_inventories(&index, &inputs.inventories);
         report.unreadable = inputs.unreadable;
         let today = policy::today();
         let rules = policy::apply(&input, &mut report, &inputs.inventories, today)?;
@@ -87,7 +85,7 @@ impl Guest for Scan {
         log_report(&report);
 
         let components = count_components(&inputs.inventories);
-        let mut summary = outcome::summary(components, unmatched, &report, config.fail_on);
+        let mut summary = outcome::summary(components, &report, config.fail_on);
         let applied = policy::summary(&rules);
         if !applied.is_empty() {
             summary = format!("{summary}; {applied}");
@@ -112,7 +110,6 @@ impl Guest for Scan {
             .with_metadata("findings", report.findings.len().to_string())
             .with_metadata("warnings", report.warnings.len().to_string())
             .with_metadata("unreadable", report.unreadable.len().to_string())
-            .with_metadata("not-matched", unmatched.to_string())
             .with_metadata("fail-on", config.fail_on.to_string());
         for (key, value) in policy::metadata(&rules) {
             output = output.with_metadata(key, value);
@@ -123,14 +120,14 @@ impl Guest for Scan {
 
 gantry_plugin_sdk::export!(Scan);
 
-/// Loads the crates.io advisories under `db`; a database with none is an
+/// Loads the advisories of every ecosystem under `db`; a database with none is an
 /// error, since scanning against it would pass everything.
 fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
-    let index = AdvisoryIndex::load_dir(Path::new(db), CRATES_IO)
+    let index = AdvisoryIndex::load_dir(Path::new(db))
         .map_err(|error| StageError::MissingInput(error_chain(&error)))?;
     if index.is_empty() {
         return Err(StageError::MissingInput(format!(
-            "OSV directory `{db}` holds no {CRATES_IO} advisories; is `db` the right folder?"
+            "OSV directory `{db}` holds no advisories; is `db` the right folder?"
         )));
     }
     log::info(
@@ -142,21 +139,6 @@ fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
         ],
     );
     Ok(index)
-}
-
-/// Matches what the matcher can read; returns the report and how many
-/// published packages it could not check.
-fn match_advisories(index: &AdvisoryIndex, inventories: &[Inventory]) -> (FindingsReport, usize) {
-    let (lockfiles, unmatched) = matching::cargo_lockfiles(inventories);
-    if unmatched > 0 {
-        let count = unmatched.to_string();
-        let reason = "only crates.io packages are matched so far";
-        log::warn(
-            "packages not matched against advisories",
-            &[("count", &count), ("reason", reason)],
-        );
-    }
-    (osv::scan_lockfiles(index, &lockfiles), unmatched)
 }
 
 /// Logs each lockfile read at debug level and everything unreadable at

@@ -35,15 +35,9 @@ fn wit_severity(severity: osv::Severity) -> Severity {
 const NAMED_UNREADABLE: usize = 3;
 
 /// One line for people, e.g. "42 components, 1 finding (1 medium),
-/// 1 warning; fail-on critical". Unreadable inputs and packages the
-/// matcher could not check are counted when there are any:
-/// "…, 1 warning, 2 unreadable, 5 not matched; fail-on critical".
-pub fn summary(
-    components: usize,
-    unmatched: usize,
-    report: &FindingsReport,
-    fail_on: FailOn,
-) -> String {
+/// 1 warning; fail-on critical". Unreadable inputs are counted when there
+/// are any: "…, 1 warning, 2 unreadable; fail-on critical".
+pub fn summary(components: usize, report: &FindingsReport, fail_on: FailOn) -> String {
     let mut findings = counted(report.findings.len(), "finding");
     if !report.findings.is_empty() {
         findings.push_str(&format!(" ({})", report.counts_text()));
@@ -55,9 +49,6 @@ pub fn summary(
     );
     if !report.unreadable.is_empty() {
         line.push_str(&format!(", {} unreadable", report.unreadable.len()));
-    }
-    if unmatched > 0 {
-        line.push_str(&format!(", {unmatched} not matched"));
     }
     format!("{line}; fail-on {fail_on}")
 }
@@ -176,23 +167,23 @@ mod tests {
     fn the_summary_counts_components_findings_and_warnings() {
         let one = report(vec![finding("A", osv::Severity::Medium)], 1);
         assert_eq!(
-            summary(42, 0, &one, critical()),
+            summary(42, &one, critical()),
             "42 components, 1 finding (1 medium), 1 warning; fail-on critical"
         );
         let none = report(Vec::new(), 0);
         assert_eq!(
-            summary(1, 0, &none, FailOn::Never),
+            summary(1, &none, FailOn::Never),
             "1 component, 0 findings, 0 warnings; fail-on none"
         );
     }
 
     #[test]
-    fn the_summary_counts_unreadable_and_unmatched_inputs_when_there_are_any() {
+    fn the_summary_counts_unreadable_inputs_when_there_are_any() {
         let mut some = report(Vec::new(), 0);
         some.unreadable = unreadable(2);
         assert_eq!(
-            summary(3, 5, &some, critical()),
-            "3 components, 0 findings, 0 warnings, 2 unreadable, 5 not matched; fail-on critical"
+            summary(3, &some, critical()),
+            "3 components, 0 findings, 0 warnings, 2 unreadable; fail-on critical"
         );
     }
 

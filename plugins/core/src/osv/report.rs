@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Findings come most severe first; `score` and `cvss` are absent when the
-//! advisory has no CVSS v3 vector, and `fixed-in` and `url` when unknown.
+//! advisory has no CVSS vector, and `fixed-in` and `url` when unknown.
 //! Keys are kebab-case, like the other stages' reports.
 
 use std::fmt;
@@ -32,7 +32,7 @@ use crate::cvss::Rating;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// No score could be computed: no CVSS v3 vector, or only a v4 one.
+    /// Nothing said how severe it is: no CVSS vector and no severity word.
     Unknown,
     /// CVSS 0.0 to 3.9.
     Low,
@@ -146,14 +146,15 @@ impl fmt::Display for FailOn {
 pub struct Finding {
     /// The advisory id, e.g. `RUSTSEC-2021-0003`.
     pub id: String,
-    /// Other ids of the advisory, e.g. its CVE.
+    /// Every other id of the vulnerability: the aliases of the advisory and
+    /// of each advisory merged into this finding, and those advisories' ids.
     pub aliases: Vec<String>,
-    /// The severity scored from the CVSS v3 vector.
+    /// The severity scored from the CVSS vector, or the database's word.
     pub severity: Severity,
-    /// The CVSS v3 base score, when there is a vector.
+    /// The CVSS score (v4.0 preferred, else v3.x), when there is a vector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// The CVSS v3 vector scored.
+    /// The CVSS vector scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss: Option<String>,
     /// The affected package as `name@version`.

@@ -192,6 +192,18 @@ pub enum EventKind {
     Limit,
 }
 
+impl EventKind {
+    /// The field's name in the schema, e.g. `last_affected`.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Introduced => "introduced",
+            Self::Fixed => "fixed",
+            Self::LastAffected => "last_affected",
+            Self::Limit => "limit",
+        }
+    }
+}
+
 fn informational_of(database_specific: Option<&Value>) -> Option<&str> {
     database_specific?
         .get("informational")?
