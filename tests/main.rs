@@ -8,6 +8,7 @@ mod gate;
 mod hostile_inputs;
 mod inspect;
 mod net;
+mod osv_source;
 mod pipeline_props;
 mod plugin_crates;
 mod plugins;

@@ -11,4 +11,5 @@ pub mod oscal;
 pub mod osv;
 pub mod package;
 pub mod purl;
+pub mod sarif;
 pub mod sbom;

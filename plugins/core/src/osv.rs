@@ -25,18 +25,27 @@
 //! informational advisories (unmaintained, unsound, notice) as
 //! [`Warning`]s, never as findings.
 
+pub mod api;
+mod database;
+mod dump;
 mod index;
 mod range;
 mod report;
 mod scan;
 mod schema;
 
+pub use database::{
+    CLOCK_SKEW, DEFAULT_MAX_AGE, DatabaseInfo, FreshnessError, LoadedDatabase, ManifestEntry,
+    SourceKind, check_freshness, format_timestamp, parse_max_age, parse_timestamp,
+};
+pub use dump::read_dir;
 pub use index::{AdvisoryIndex, DataProblem, OsvError};
 pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Warning};
 pub use scan::scan_lockfiles;
 pub use schema::{
     Advisory, Affected, AffectedPackage, Event, EventKind, Range, Reference, SeverityScore,
 };
+pub use time::OffsetDateTime;
 
 /// The OSV ecosystem name of crates.io packages.
 pub const CRATES_IO: &str = "crates.io";

@@ -3,31 +3,40 @@
 //!
 //! ```toml
 //! [stage.config]
+//! source = "dir"             # dir (the default) | api
 //! db = "/mnt/osv"            # the OSV directory, as the stage sees it
+//! max-db-age = "7d"          # the oldest the directory's data may be
+//! # source = "api"           # instead: ask the OSV API, which the stage's
+//! # api = "https://api.osv.dev" # `net` grant must name
 //! fail-on = "high"           # none | low | medium | high | critical (default)
 //! lockfiles = ["Cargo.lock"] # relative to the workspace (the default)
 //! ```
 //!
 //! The stage reads each lockfile under `/workspace`, writes a CycloneDX 1.6
 //! SBOM to `/out/sbom.cdx.json`, matches every crates.io package against
-//! the crates.io advisories under `db`, and writes the result to
-//! `/out/findings.json`. Vulnerabilities are findings; informational
+//! the crates.io advisories of the source (see [`source`]), and writes the
+//! result to `/out/findings.json` and, as SARIF 2.1.0, to
+//! `/out/findings.sarif`. The advisory data's digest and snapshot date go
+//! into `findings.json`, the stage's metadata (`db-digest`, `db-snapshot`)
+//! and the summary. Vulnerabilities are findings; informational
 //! advisories (unmaintained, unsound, notice) are logged as warnings and
 //! never fail the stage. The verdict is `fail`, naming the blocking
 //! findings, when any finding is at or above `fail-on`.
 //!
-//! TODO(#4): query the OSV API when the stage is granted network access,
-//! apply a licence policy, and write `sbom.spdx.json` (SPDX 2.3) and
-//! `findings.sarif` (SARIF 2.1) as well.
+//! TODO(#4): apply a licence policy, and write `sbom.spdx.json` (SPDX 2.3)
+//! as well.
 
+mod api;
 mod config;
 mod outcome;
+mod sarif;
+mod source;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use gantry_plugin_core::lockfile::Lockfile;
-use gantry_plugin_core::osv::{self, AdvisoryIndex, CRATES_IO, FindingsReport};
+use gantry_plugin_core::osv::{self, FindingsReport};
 use gantry_plugin_core::sbom::{self, BomOptions};
 use gantry_plugin_sdk::error::error_chain;
 use gantry_plugin_sdk::{
@@ -58,11 +67,13 @@ impl Guest for Scan {
 
     fn run(input: StageInput) -> Result<StageOutput, StageError> {
         let config = ScanConfig::parse(&input.config)?;
-        let index = load_index(&config.db)?;
         let lockfiles = read_lockfiles(&config.lockfiles)?;
+        let database = source::load(&config, &lockfiles)?;
 
         write_sbom(&lockfiles)?;
-        let report = osv::scan_lockfiles(&index, &lockfiles);
+        let mut report = osv::scan_lockfiles(&database.index, &lockfiles);
+        report.problems.extend(database.problems);
+        report.database = Some(database.info.clone());
         out::write(
             FINDINGS_FILE,
             report
@@ -70,18 +81,24 @@ impl Guest for Scan {
                 .or_internal(|| encode_error(FINDINGS_FILE))?
                 .as_bytes(),
         )?;
+        sarif::write(&report, &lockfiles)?;
         log_report(&report);
 
         let components = count_components(&lockfiles);
         let summary = outcome::summary(components, &report, config.fail_on);
+        let summary = format!("{summary}; {}", source::summary_line(&database.info));
         log::info("scan finished", &[("summary", &summary)]);
         Ok(
             StageOutput::new(outcome::verdict(&report, config.fail_on), summary)
                 .with_artifact("sbom", "application/vnd.cyclonedx+json", SBOM_FILE)
                 .with_artifact("findings", "application/json", FINDINGS_FILE)
+                .with_artifact("findings-sarif", sarif::MEDIA_TYPE, sarif::FILE)
                 .with_findings(outcome::wit_findings(&report))
                 .with_metadata("components", components.to_string())
-                .with_metadata("advisories-loaded", index.len().to_string())
+                .with_metadata("advisories-loaded", database.index.len().to_string())
+                .with_metadata("db-source", config.source.as_str())
+                .with_metadata("db-digest", database.info.digest.clone())
+                .with_metadata("db-snapshot", snapshot_text(&database.info))
                 .with_metadata("findings", report.findings.len().to_string())
                 .with_metadata("warnings", report.warnings.len().to_string())
                 .with_metadata("fail-on", config.fail_on.to_string()),
@@ -90,27 +107,6 @@ impl Guest for Scan {
 }
 
 gantry_plugin_sdk::export!(Scan);
-
-/// Loads the crates.io advisories under `db`; a database with none is an
-/// error, since scanning against it would pass everything.
-fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
-    let index = AdvisoryIndex::load_dir(Path::new(db), CRATES_IO)
-        .map_err(|error| StageError::MissingInput(error_chain(&error)))?;
-    if index.is_empty() {
-        return Err(StageError::MissingInput(format!(
-            "OSV directory `{db}` holds no {CRATES_IO} advisories; is `db` the right folder?"
-        )));
-    }
-    log::info(
-        "loaded advisories",
-        &[
-            ("db", db),
-            ("advisories", &index.len().to_string()),
-            ("withdrawn-skipped", &index.withdrawn().to_string()),
-        ],
-    );
-    Ok(index)
-}
 
 /// Reads each lockfile under the workspace; each keeps its relative path,
 /// so messages and the SBOM do not depend on where the workspace is mounted.
@@ -165,6 +161,14 @@ fn count_components(lockfiles: &[Lockfile]) -> usize {
         .map(sbom::component_ref)
         .collect();
     refs.len()
+}
+
+/// The snapshot date, or `undated` when no advisory says (possible only
+/// with the API, whose answer may be empty).
+fn snapshot_text(info: &osv::DatabaseInfo) -> String {
+    info.snapshot
+        .clone()
+        .unwrap_or_else(|| "undated".to_owned())
 }
 
 fn encode_error(file: &str) -> String {

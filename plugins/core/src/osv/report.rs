@@ -11,7 +11,10 @@
 //!   "counts": {"critical": 1, "high": 0, "medium": 0, "low": 0, "unknown": 0},
 //!   "warnings": [{"id": "RUSTSEC-2021-0139", "kind": "unmaintained",
 //!                 "package": "ansi_term@0.12.1", "title": "…", "url": "…"}],
-//!   "problems": ["advisory `…`, package `…`: invalid version `1.2` …"]
+//!   "problems": ["advisory `…`, package `…`: invalid version `1.2` …"],
+//!   "database": {"source": "dir", "location": "/mnt/osv",
+//!                "digest": "sha256:…", "advisories": 7,
+//!                "snapshot": "2026-02-06T09:12:16Z"}
 //! }
 //! ```
 //!
@@ -24,6 +27,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::database::DatabaseInfo;
 use crate::cvss::Rating;
 
 /// How bad a finding is, ordered from `Unknown` to `Critical`.
@@ -244,6 +248,9 @@ pub struct FindingsReport {
     pub warnings: Vec<Warning>,
     /// Parts of the advisory data that could not be used.
     pub problems: Vec<String>,
+    /// The advisory data matched against: source, digest, snapshot date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
 }
 
 impl FindingsReport {
