@@ -196,6 +196,7 @@ mod tests {
                 url: None,
             }],
             problems: vec![],
+            database: None,
         }
     }
 

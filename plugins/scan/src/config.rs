@@ -81,9 +81,10 @@ pub struct ScanConfig {
     /// The API's base URL, with [`Source::Api`].
     #[serde(default)]
     pub api: Option<String>,
-    /// How old the directory's newest advisory may be.
-    #[serde(default = "default_max_age", deserialize_with = "max_age")]
-    pub max_db_age: Duration,
+    /// How old the directory's newest advisory may be, with
+    /// [`Source::Dir`].
+    #[serde(default, deserialize_with = "max_age")]
+    pub max_db_age: Option<Duration>,
     /// The threshold from which findings fail the stage.
     #[serde(default = "default_fail_on", deserialize_with = "fail_on")]
     pub fail_on: FailOn,
@@ -124,6 +125,12 @@ impl ScanConfig {
         self.db.as_deref().unwrap_or_default()
     }
 
+    /// The allowed age of the directory's data: `max-db-age`, or
+    /// [`osv::DEFAULT_MAX_AGE`].
+    pub fn max_db_age(&self) -> Duration {
+        self.max_db_age.unwrap_or(osv::DEFAULT_MAX_AGE)
+    }
+
     /// The API's base URL with [`Source::Api`].
     pub fn api(&self) -> &str {
         self.api.as_deref().unwrap_or(osv::api::DEFAULT_API)
@@ -145,6 +152,10 @@ impl ScanConfig {
                 "db",
                 "is used only with `source = \"dir\"`",
             )),
+            Source::Api if self.max_db_age.is_some() => Err(config::invalid(
+                "max-db-age",
+                "is used only with `source = \"dir\"`; the API serves the live database",
+            )),
             Source::Api
                 if !self.api().starts_with("https://") && !self.api().starts_with("http://") =>
             {
@@ -158,13 +169,11 @@ impl ScanConfig {
     }
 }
 
-fn default_max_age() -> Duration {
-    osv::DEFAULT_MAX_AGE
-}
-
-fn max_age<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+fn max_age<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
     let text = String::deserialize(deserializer)?;
-    osv::parse_max_age(&text).map_err(serde::de::Error::custom)
+    osv::parse_max_age(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn default_fail_on() -> FailOn {
@@ -237,7 +246,7 @@ mod tests {
         );
         let config = ScanConfig::parse(r#"{"db": "/mnt/osv"}"#).unwrap();
         assert_eq!(config.source, Source::Dir);
-        assert_eq!(config.max_db_age, osv::DEFAULT_MAX_AGE);
+        assert_eq!(config.max_db_age(), osv::DEFAULT_MAX_AGE);
     }
 
     #[test]
@@ -272,7 +281,7 @@ mod tests {
     #[test]
     fn max_db_age_is_a_duration() {
         let config = ScanConfig::parse(r#"{"db": "/d", "max-db-age": "36h"}"#).unwrap();
-        assert_eq!(config.max_db_age, Duration::from_secs(36 * 3600));
+        assert_eq!(config.max_db_age(), Duration::from_secs(36 * 3600));
         let text = message(r#"{"db": "/d", "max-db-age": "soon"}"#);
         assert!(
             text.starts_with("`max-db-age`: `soon` is not a duration"),

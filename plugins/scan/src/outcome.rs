@@ -109,6 +109,7 @@ mod tests {
             findings,
             warnings: vec![warning; warnings],
             problems: Vec::new(),
+            database: None,
         }
     }
 

@@ -66,12 +66,11 @@ pub fn load(config: &ScanConfig, lockfiles: &[Lockfile]) -> Result<Database, Sta
 /// 2026-02-06T09:12:16Z".
 pub fn summary_line(info: &DatabaseInfo) -> String {
     let short = info.digest.get(..19).unwrap_or(&info.digest);
-    let source = match info.source {
-        osv::SourceKind::Dir => "dir",
-        osv::SourceKind::Api => "api",
-    };
     let newest = info.snapshot.as_deref().unwrap_or("undated");
-    format!("advisories {source} {short}, newest {newest}")
+    format!(
+        "advisories {} {short}, newest {newest}",
+        info.source.as_str()
+    )
 }
 
 fn load_dir(config: &ScanConfig) -> Result<LoadedDatabase, StageError> {
@@ -84,7 +83,7 @@ fn load_dir(config: &ScanConfig) -> Result<LoadedDatabase, StageError> {
         )));
     }
     let now = osv::OffsetDateTime::from(SystemTime::now());
-    osv::check_freshness(&loaded.info, now, config.max_db_age)
+    osv::check_freshness(&loaded.info, now, config.max_db_age())
         .map_err(|error| StageError::MissingInput(error.to_string()))?;
     Ok(loaded)
 }

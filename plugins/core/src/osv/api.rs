@@ -15,14 +15,15 @@
 //! Requests go through a [`Transport`], which the scan plugin implements
 //! with the host's `http` import and tests implement with canned answers.
 //!
-//! Caching: the client keeps every fetched advisory for the run, so an
-//! advisory that several packages share is fetched once. Nothing is cached
-//! across runs: an old copy would defeat the freshness check, and the data
-//! a run used is named by its digest in any case.
+//! Caching: within a run each advisory is fetched once, however many
+//! packages name it (the ids are gathered into a set before any is
+//! fetched). Nothing is kept across runs: the API serves the live
+//! database, an old copy would go stale unseen, and what a run used is
+//! named by its digest in any case.
 //! TODO(#4): a cache across runs in a granted directory, keyed by id and
 //! the `modified` time `querybatch` reports, if fetching proves slow.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -135,7 +136,6 @@ struct VulnRef {
 pub struct ApiClient<T> {
     base: String,
     transport: T,
-    fetched: BTreeMap<String, Vec<u8>>,
 }
 
 impl<T: Transport> ApiClient<T> {
@@ -145,7 +145,6 @@ impl<T: Transport> ApiClient<T> {
         Self {
             base: base.trim_end_matches('/').to_owned(),
             transport,
-            fetched: BTreeMap::new(),
         }
     }
 
@@ -231,17 +230,10 @@ impl<T: Transport> ApiClient<T> {
         })
     }
 
-    /// One advisory's bytes and record, from the run's cache or the API.
+    /// One advisory's bytes and record, checked to be the one asked for.
     fn fetch(&mut self, id: &str) -> Result<(Vec<u8>, Advisory), ApiError> {
         let url = format!("{}/v1/vulns/{}", self.base, encode_id(id));
-        let bytes = match self.fetched.get(id) {
-            Some(bytes) => bytes.clone(),
-            None => {
-                let bytes = self.transport.get(&url).map_err(ApiError::Transport)?;
-                self.fetched.insert(id.to_owned(), bytes.clone());
-                bytes
-            }
-        };
+        let bytes = self.transport.get(&url).map_err(ApiError::Transport)?;
         let advisory: Advisory = decode(&url, &bytes)?;
         if advisory.id != id {
             return Err(ApiError::Mismatch {

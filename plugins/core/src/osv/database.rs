@@ -42,6 +42,16 @@ pub enum SourceKind {
     Api,
 }
 
+impl SourceKind {
+    /// `dir` or `api`, as in `findings.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dir => "dir",
+            Self::Api => "api",
+        }
+    }
+}
+
 /// The identity of the advisory data a scan used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
