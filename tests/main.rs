@@ -9,6 +9,7 @@ mod hostile_inputs;
 mod inspect;
 mod junit;
 mod net;
+mod osv_source;
 mod pipeline_props;
 mod plugin_crates;
 mod plugins;

@@ -452,6 +452,7 @@ mod tests {
                 url: None,
             }],
             problems: vec![],
+            database: None,
             unreadable: vec![],
         };
         let open = scan

@@ -13,5 +13,6 @@ pub mod osv;
 pub mod package;
 pub mod policy;
 pub mod purl;
+pub mod sarif;
 pub mod sbom;
 pub mod spdx;

@@ -28,6 +28,9 @@
 //! advisories (unmaintained, unsound, notice) as [`Warning`]s, never as
 //! findings.
 
+pub mod api;
+mod database;
+mod dump;
 mod index;
 mod range;
 mod report;
@@ -36,12 +39,18 @@ mod schema;
 mod score;
 mod version;
 
+pub use database::{
+    CLOCK_SKEW, DEFAULT_MAX_AGE, DatabaseInfo, FreshnessError, LoadedDatabase, ManifestEntry,
+    SourceKind, check_freshness, format_timestamp, parse_max_age, parse_timestamp,
+};
+pub use dump::read_dir;
 pub use index::{AdvisoryIndex, DataProblem, Hit, Matches, OsvError, package_key};
 pub use report::{FailOn, Finding, FindingsReport, Severity, SeverityCounts, Unreadable, Warning};
 pub use scan::{scan_inventories, scan_lockfiles};
 pub use schema::{
     Advisory, Affected, AffectedPackage, Event, EventKind, Range, Reference, SeverityScore,
 };
+pub use time::OffsetDateTime;
 pub use version::{OrderedVersion, Scheme};
 
 /// The OSV ecosystem name of crates.io packages.

@@ -1,7 +1,9 @@
 //! The stage's `[stage.config]` table.
 
+use std::time::Duration;
+
 use gantry_plugin_core::lockfile::Format;
-use gantry_plugin_core::osv::FailOn;
+use gantry_plugin_core::osv::{self, FailOn};
 use gantry_plugin_sdk::{StageError, config};
 use serde::{Deserialize, Deserializer};
 
@@ -10,11 +12,25 @@ pub const CONFIG_SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "type": "object",
   "additionalProperties": false,
-  "required": ["db"],
   "properties": {
+    "source": {
+      "enum": ["dir", "api"],
+      "default": "dir",
+      "description": "Where advisories come from: the `db` directory, or the OSV API at `api` (needs a `net` grant)"
+    },
     "db": {
       "type": "string",
-      "description": "The OSV database directory as the stage sees it, e.g. /mnt/osv"
+      "description": "The OSV database directory as the stage sees it, e.g. /mnt/osv; required with source dir"
+    },
+    "api": {
+      "type": "string",
+      "default": "https://api.osv.dev",
+      "description": "The OSV API's base URL, with source api"
+    },
+    "max-db-age": {
+      "type": "string",
+      "default": "7d",
+      "description": "Fail when the db directory's newest advisory is older than this, e.g. 7d, 36h"
     },
     "fail-on": {
       "enum": ["none", "low", "medium", "high", "critical"],
@@ -36,12 +52,44 @@ pub const CONFIG_SCHEMA: &str = r#"{
 /// Where the workspace is mounted in the sandbox.
 pub const WORKSPACE: &str = "/workspace";
 
+/// Where the scan's advisories come from: `source` in the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The OSV directory `db`, read offline (the default).
+    #[default]
+    Dir,
+    /// The OSV API at `api`, which the stage's `net` grant must allow.
+    Api,
+}
+
+impl Source {
+    /// `dir` or `api`, as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dir => "dir",
+            Self::Api => "api",
+        }
+    }
+}
+
 /// The scan's settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ScanConfig {
-    /// The OSV directory.
-    pub db: String,
+    /// Where advisories come from.
+    #[serde(default)]
+    pub source: Source,
+    /// The OSV directory, with [`Source::Dir`].
+    #[serde(default)]
+    pub db: Option<String>,
+    /// The API's base URL, with [`Source::Api`].
+    #[serde(default)]
+    pub api: Option<String>,
+    /// How old the directory's newest advisory may be, with
+    /// [`Source::Dir`].
+    #[serde(default, deserialize_with = "max_age")]
+    pub max_db_age: Option<Duration>,
     /// The threshold from which findings fail the stage.
     #[serde(default = "default_fail_on", deserialize_with = "fail_on")]
     pub fail_on: FailOn,
@@ -61,14 +109,13 @@ impl ScanConfig {
     /// # Errors
     ///
     /// [`StageError::InvalidConfig`] naming the key: an unknown key, a
-    /// missing `db`, an unknown `fail-on`, or a `lockfiles` list that is
-    /// empty or has a path that is absolute, climbs out of the workspace
-    /// or is not a lockfile Gantry reads.
+    /// `db` or `api` that does not fit `source`, an unknown `fail-on`, a
+    /// `max-db-age` that is not a duration, or a `lockfiles` list that is
+    /// empty or has a path that is absolute, climbs out of the workspace or
+    /// is not a lockfile Gantry reads.
     pub fn parse(json: &str) -> Result<Self, StageError> {
         let parsed: Self = config::parse(json)?;
-        if parsed.db.is_empty() {
-            return Err(config::invalid("db", "must name the OSV directory"));
-        }
+        parsed.check_source()?;
         let Some(lockfiles) = &parsed.lockfiles else {
             return Ok(parsed);
         };
@@ -84,6 +131,63 @@ impl ScanConfig {
         }
         Ok(parsed)
     }
+}
+
+impl ScanConfig {
+    /// The directory with [`Source::Dir`], checked by [`ScanConfig::parse`].
+    pub fn db(&self) -> &str {
+        self.db.as_deref().unwrap_or_default()
+    }
+
+    /// The allowed age of the directory's data: `max-db-age`, or
+    /// [`osv::DEFAULT_MAX_AGE`].
+    pub fn max_db_age(&self) -> Duration {
+        self.max_db_age.unwrap_or(osv::DEFAULT_MAX_AGE)
+    }
+
+    /// The API's base URL with [`Source::Api`].
+    pub fn api(&self) -> &str {
+        self.api.as_deref().unwrap_or(osv::api::DEFAULT_API)
+    }
+
+    /// `db` goes with the directory and `api` with the API, never both,
+    /// so that no setting is silently ignored.
+    fn check_source(&self) -> Result<(), StageError> {
+        match self.source {
+            Source::Dir if self.api.is_some() => Err(config::invalid(
+                "api",
+                "is used only with `source = \"api\"`",
+            )),
+            Source::Dir if self.db().is_empty() => Err(config::invalid(
+                "db",
+                "must name the OSV directory (or set `source = \"api\"`)",
+            )),
+            Source::Api if self.db.is_some() => Err(config::invalid(
+                "db",
+                "is used only with `source = \"dir\"`",
+            )),
+            Source::Api if self.max_db_age.is_some() => Err(config::invalid(
+                "max-db-age",
+                "is used only with `source = \"dir\"`; the API serves the live database",
+            )),
+            Source::Api
+                if !self.api().starts_with("https://") && !self.api().starts_with("http://") =>
+            {
+                Err(config::invalid(
+                    "api",
+                    format!("`{}` is not an http or https URL", self.api()),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn max_age<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    osv::parse_max_age(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn default_fail_on() -> FailOn {
@@ -192,8 +296,55 @@ mod tests {
     }
 
     #[test]
-    fn db_is_required() {
-        assert!(message("{}").contains("missing field `db`"));
+    fn db_is_required_with_the_directory_source() {
+        let text = message("{}");
+        assert!(
+            text.starts_with("`db`: must name the OSV directory"),
+            "{text}"
+        );
+        let config = ScanConfig::parse(r#"{"db": "/mnt/osv"}"#).unwrap();
+        assert_eq!(config.source, Source::Dir);
+        assert_eq!(config.max_db_age(), osv::DEFAULT_MAX_AGE);
+    }
+
+    #[test]
+    fn the_api_source_defaults_to_the_public_api_and_refuses_db() {
+        let config = ScanConfig::parse(r#"{"source": "api"}"#).unwrap();
+        assert_eq!(config.api(), "https://api.osv.dev");
+        let local = r#"{"source": "api", "api": "http://127.0.0.1:8080"}"#;
+        assert_eq!(
+            ScanConfig::parse(local).unwrap().api(),
+            "http://127.0.0.1:8080"
+        );
+
+        let both = message(r#"{"source": "api", "db": "/mnt/osv"}"#);
+        assert!(
+            both.starts_with("`db`: is used only with `source = \"dir\"`"),
+            "{both}"
+        );
+        let stray = message(r#"{"db": "/mnt/osv", "api": "https://api.osv.dev"}"#);
+        assert!(stray.starts_with("`api`: is used only with"), "{stray}");
+        let scheme = message(r#"{"source": "api", "api": "ftp://x"}"#);
+        assert!(
+            scheme.contains("`ftp://x` is not an http or https URL"),
+            "{scheme}"
+        );
+        let unknown = message(r#"{"source": "web"}"#);
+        assert!(
+            unknown.starts_with("`source`: unknown variant `web`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn max_db_age_is_a_duration() {
+        let config = ScanConfig::parse(r#"{"db": "/d", "max-db-age": "36h"}"#).unwrap();
+        assert_eq!(config.max_db_age(), Duration::from_secs(36 * 3600));
+        let text = message(r#"{"db": "/d", "max-db-age": "soon"}"#);
+        assert!(
+            text.starts_with("`max-db-age`: `soon` is not a duration"),
+            "{text}"
+        );
     }
 
     #[test]

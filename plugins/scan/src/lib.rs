@@ -3,7 +3,11 @@
 //!
 //! ```toml
 //! [stage.config]
+//! source = "dir"             # dir (the default) | api
 //! db = "/mnt/osv"            # the OSV directory, as the stage sees it
+//! max-db-age = "7d"          # the oldest the directory's data may be
+//! # source = "api"           # instead: ask the OSV API, which the stage's
+//! # api = "https://api.osv.dev" # `net` grant must name
 //! fail-on = "high"           # none | low | medium | high | critical (default)
 //! lockfiles = ["Cargo.lock"] # relative to the workspace; default: all found
 //! fail-on-unreadable = true  # default false: unreadable inputs are warnings
@@ -13,10 +17,14 @@
 //! `/workspace` (see [`inputs`]), and writes a CycloneDX 1.6 SBOM to
 //! `/out/sbom.cdx.json` and an SPDX 2.3 one to `/out/sbom.spdx.json`. It
 //! matches every registry package (crates.io, npm, PyPI, Go) against the
-//! advisories of its ecosystem under `db`, and writes the result to `/out/findings.json`. Vulnerabilities are
-//! findings; informational advisories (unmaintained, unsound, notice) are
-//! logged as warnings and never fail the stage. The verdict is `fail`,
-//! naming the blocking findings, when any finding is at or above `fail-on`.
+//! advisories of its ecosystem from the source (see [`source`]), and
+//! writes the result to `/out/findings.json` and, as SARIF 2.1.0, to
+//! `/out/findings.sarif`. The advisory data's digest and snapshot date go
+//! into `findings.json`, the stage's metadata (`db-digest`, `db-snapshot`)
+//! and the summary. Vulnerabilities are findings; informational advisories
+//! (unmaintained, unsound, notice) are logged as warnings and never fail
+//! the stage. The verdict is `fail`, naming the blocking findings, when
+//! any finding is at or above `fail-on`.
 //!
 //! Whatever could not be read (a lockfile that does not parse, a directory
 //! that cannot be listed, an entry a reader could not use) is logged as a
@@ -25,23 +33,22 @@
 //!
 //! The policy's suppressions and licence rules, handed over by the host,
 //! are applied as `policy.rs` describes.
-//!
-//! TODO(#4): query the OSV API when the stage is granted network access,
-//! and write `findings.sarif` (SARIF 2.1) as well.
 
+mod api;
 mod config;
 mod inputs;
 mod outcome;
 mod policy;
+mod sarif;
 mod sboms;
+mod source;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gantry_plugin_core::osv::{self, AdvisoryIndex, FindingsReport};
+use gantry_plugin_core::osv::{self, FindingsReport};
 use gantry_plugin_core::package::Inventory;
 use gantry_plugin_core::sbom;
-use gantry_plugin_sdk::error::error_chain;
 use gantry_plugin_sdk::{
     Capabilities, Guest, PluginInfo, StageError, StageInput, StageKind, StageOutput, log, out,
 };
@@ -68,12 +75,14 @@ impl Guest for Scan {
 
     fn run(input: StageInput) -> Result<StageOutput, StageError> {
         let config = ScanConfig::parse(&input.config)?;
-        let index = load_index(&config.db)?;
         let inputs = inputs::read(Path::new(WORKSPACE), config.lockfiles.as_deref())?;
         log_inputs(&inputs);
+        let database = source::load(&config, &inputs.inventories)?;
 
         sboms::write(&inputs.inventories, &input.run_id)?;
-        let mut report = osv::scan_inventories(&index, &inputs.inventories);
+        let mut report = osv::scan_inventories(&database.index, &inputs.inventories);
+        report.problems.extend(database.problems);
+        report.database = Some(database.info.clone());
         report.unreadable = inputs.unreadable;
         let today = policy::today();
         let rules = policy::apply(&input, &mut report, &inputs.inventories, today)?;
@@ -82,6 +91,7 @@ impl Guest for Scan {
             FINDINGS_FILE,
             policy::findings_json(&report, &rules)?.as_bytes(),
         )?;
+        sarif::write(&report, &inputs.inventories)?;
         log_report(&report);
 
         let components = count_components(&inputs.inventories);
@@ -90,6 +100,7 @@ impl Guest for Scan {
         if !applied.is_empty() {
             summary = format!("{summary}; {applied}");
         }
+        let summary = format!("{summary}; {}", source::summary_line(&database.info));
         log::info("scan finished", &[("summary", &summary)]);
         let verdict = policy::verdict(
             outcome::verdict(&report, config.fail_on, config.fail_on_unreadable),
@@ -103,10 +114,14 @@ impl Guest for Scan {
             )
             .with_artifact("sbom-spdx", "application/spdx+json", sboms::SPDX_FILE)
             .with_artifact("findings", "application/json", FINDINGS_FILE)
+            .with_artifact("findings-sarif", sarif::MEDIA_TYPE, sarif::FILE)
             .with_findings(outcome::wit_findings(&report))
             .with_findings(policy::wit_findings(&rules))
             .with_metadata("components", components.to_string())
-            .with_metadata("advisories-loaded", index.len().to_string())
+            .with_metadata("advisories-loaded", database.index.len().to_string())
+            .with_metadata("db-source", config.source.as_str())
+            .with_metadata("db-digest", database.info.digest.clone())
+            .with_metadata("db-snapshot", snapshot_text(&database.info))
             .with_metadata("findings", report.findings.len().to_string())
             .with_metadata("warnings", report.warnings.len().to_string())
             .with_metadata("unreadable", report.unreadable.len().to_string())
@@ -119,27 +134,6 @@ impl Guest for Scan {
 }
 
 gantry_plugin_sdk::export!(Scan);
-
-/// Loads the advisories of every ecosystem under `db`; a database with none is an
-/// error, since scanning against it would pass everything.
-fn load_index(db: &str) -> Result<AdvisoryIndex, StageError> {
-    let index = AdvisoryIndex::load_dir(Path::new(db))
-        .map_err(|error| StageError::MissingInput(error_chain(&error)))?;
-    if index.is_empty() {
-        return Err(StageError::MissingInput(format!(
-            "OSV directory `{db}` holds no advisories; is `db` the right folder?"
-        )));
-    }
-    log::info(
-        "loaded advisories",
-        &[
-            ("db", db),
-            ("advisories", &index.len().to_string()),
-            ("withdrawn-skipped", &index.withdrawn().to_string()),
-        ],
-    );
-    Ok(index)
-}
 
 /// Logs each lockfile read at debug level and everything unreadable at
 /// warn level.
@@ -191,4 +185,12 @@ fn count_components(inventories: &[Inventory]) -> usize {
         .map(sbom::component_ref)
         .collect();
     refs.len()
+}
+
+/// The snapshot date, or `undated` when no advisory says (possible only
+/// with the API, whose answer may be empty).
+fn snapshot_text(info: &osv::DatabaseInfo) -> String {
+    info.snapshot
+        .clone()
+        .unwrap_or_else(|| "undated".to_owned())
 }

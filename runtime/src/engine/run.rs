@@ -613,20 +613,20 @@ impl Session {
             .iter()
             .map(|a| json!({ "name": a.name, "path": a.path, "digest": a.digest }))
             .collect();
-        self.audit(
-            run,
-            "stage-end",
-            json!({
-                "stage": record.id,
-                "status": record.status,
-                "verdict": record.verdict,
-                "reason": record.reason,
-                "duration_ms": record.duration_ms,
-                "output_digest": record.output_digest,
-                "artifacts": artifacts,
-                "findings": record.findings.len(),
-            }),
-        )?;
+        let mut fields = json!({
+            "stage": record.id,
+            "status": record.status,
+            "verdict": record.verdict,
+            "reason": record.reason,
+            "duration_ms": record.duration_ms,
+            "output_digest": record.output_digest,
+            "artifacts": artifacts,
+            "findings": record.findings.len(),
+        });
+        if let Some(db) = vulnerability_db(record) {
+            fields["vulnerability_db"] = db;
+        }
+        self.audit(run, "stage-end", fields)?;
         Ok(())
     }
 
@@ -656,6 +656,14 @@ impl Session {
         }
         self.save(record)
     }
+}
+
+/// The advisory database a scan stage matched against, from its
+/// `db-digest` and `db-snapshot` metadata; none for other stages.
+fn vulnerability_db(record: &StageRecord) -> Option<serde_json::Value> {
+    let digest = record.metadata.get("db-digest")?;
+    let snapshot = record.metadata.get("db-snapshot");
+    Some(json!({ "digest": digest, "snapshot": snapshot }))
 }
 
 /// The host's view of a stage's limits.

@@ -13,7 +13,10 @@
 //!                 "package": "ansi_term@0.12.1", "title": "…", "url": "…"}],
 //!   "problems": ["advisory `…`, package `…`: invalid version `1.2` …"],
 //!   "unreadable": [{"path": "web/package-lock.json",
-//!                   "reason": "failed to parse …"}]
+//!                   "reason": "failed to parse …"}],
+//!   "database": {"source": "dir", "location": "/mnt/osv",
+//!                "digest": "sha256:…", "advisories": 7,
+//!                "snapshot": "2026-02-06T09:12:16Z"}
 //! }
 //! ```
 //!
@@ -26,6 +29,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::database::DatabaseInfo;
 use crate::cvss::Rating;
 
 /// How bad a finding is, ordered from `Unknown` to `Critical`.
@@ -251,6 +255,9 @@ pub struct FindingsReport {
     /// file or directory; reported, never skipped silently.
     #[serde(default)]
     pub unreadable: Vec<Unreadable>,
+    /// The advisory data matched against: source, digest, snapshot date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
 }
 
 /// A lockfile, directory or lockfile entry the scan could not read or use.
