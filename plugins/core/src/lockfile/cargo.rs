@@ -331,8 +331,13 @@ impl Parser<'_> {
             packages.push(self.package(package, &raw.metadata)?);
         }
         self.reject_duplicates(raw)?;
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (index, package) in raw.all_packages().enumerate() {
-            packages[index].dependencies = self.dependencies(raw, package)?;
+            by_name.entry(&package.name).or_default().push(index);
+        }
+        let all: Vec<&RawPackage> = raw.all_packages().collect();
+        for (index, package) in all.iter().enumerate() {
+            packages[index].dependencies = self.dependencies(&all, &by_name, package)?;
         }
         Ok(packages)
     }
@@ -384,14 +389,17 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// The packages `package` depends on; `by_name` gives the indices into
+    /// `all` of the packages of each name.
     fn dependencies(
         &self,
-        raw: &RawLockfile,
+        all: &[&RawPackage],
+        by_name: &BTreeMap<&str, Vec<usize>>,
         package: &RawPackage,
     ) -> Result<Vec<usize>, LockfileError> {
         let mut resolved = BTreeSet::new();
         for dependency in &package.dependencies {
-            resolved.insert(self.resolve(raw, package, dependency)?);
+            resolved.insert(self.resolve(all, by_name, package, dependency)?);
         }
         Ok(resolved.into_iter().collect())
     }
@@ -399,16 +407,17 @@ impl Parser<'_> {
     /// Finds the one package a `name[ version[ (source)]]` string names.
     fn resolve(
         &self,
-        raw: &RawLockfile,
+        all: &[&RawPackage],
+        by_name: &BTreeMap<&str, Vec<usize>>,
         package: &RawPackage,
         dependency: &str,
     ) -> Result<usize, LockfileError> {
         let wanted = DependencyRef::parse(dependency);
-        let mut matches = raw
-            .all_packages()
-            .enumerate()
-            .filter(|(_, candidate)| wanted.matches(candidate))
-            .map(|(index, _)| index);
+        let named = by_name.get(wanted.name).map_or(&[][..], Vec::as_slice);
+        let mut matches = named
+            .iter()
+            .copied()
+            .filter(|&index| wanted.matches(all[index]));
         let error_fields = || (self.path.to_owned(), raw_id(package), dependency.to_owned());
         match (matches.next(), matches.next()) {
             (Some(index), None) => Ok(index),
