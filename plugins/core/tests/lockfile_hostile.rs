@@ -434,3 +434,50 @@ fn lockfiles_with_twenty_thousand_linked_packages_are_read() {
         assert_eq!(linked.sum::<usize>(), n * edges, "{format:?}");
     }
 }
+
+#[test]
+fn a_cargo_lock_with_ten_thousand_versions_of_one_crate_is_read() {
+    let n = 10_000;
+    let mut text = String::from("version = 3\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n");
+    text.push_str("dependencies = [\n");
+    for i in 0..n {
+        writeln!(text, "  \"x 1.0.{i}\",").unwrap();
+    }
+    text.push_str("]\n");
+    for i in 0..n {
+        write!(text, "[[package]]\nname = \"x\"\nversion = \"1.0.{i}\"\n").unwrap();
+    }
+    let inventory = parse(Format::Cargo, &text).unwrap();
+    assert_eq!(inventory.packages[0].dependencies.len(), n);
+    // Named without its version, one of many is ambiguous.
+    let ambiguous = text.replacen("\"x 1.0.0\"", "\"x\"", 1);
+    let error = parse(Format::Cargo, &ambiguous).unwrap_err();
+    assert!(
+        error.to_string().contains("more than one package"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_lock_version_with_control_characters_is_shown_escaped() {
+    let text = "[metadata]\nlock-version = \"2.\\u001b[2J\"\n";
+    let inventory = parse(Format::Poetry, text).unwrap();
+    assert_eq!(inventory.format, "poetry.lock 2.\\u{1b}[2J");
+}
+
+#[test]
+fn duplicate_keys_are_refused_in_toml_and_read_as_pipenv_reads_them_in_json() {
+    let cargo = "version = 3\n[[package]]\nname = \"a\"\nname = \"b\"\nversion = \"1.0.0\"\n";
+    let error = parse(Format::Cargo, cargo).unwrap_err();
+    assert!(error.to_string().contains("duplicate key"), "{error}");
+    let uv = "version = 1\nversion = 1\n";
+    assert!(parse(Format::Uv, uv).is_err());
+    // Python's json module, which pipenv reads with, keeps the last value
+    // of a repeated key, and so pipenv installs that one.
+    let pipfile =
+        r#"{"default": {"six": {"version": "==1.16.0"}, "six": {"version": "==1.17.0"}}}"#;
+    assert_eq!(
+        names(&parse(Format::Pipfile, pipfile).unwrap()),
+        ["six@1.17.0"]
+    );
+}

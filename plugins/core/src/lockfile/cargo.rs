@@ -319,6 +319,9 @@ impl RawLockfile {
     }
 }
 
+/// Package indices by `(name, None)` and by `(name, Some(version))`.
+type Named<'a> = BTreeMap<(&'a str, Option<&'a str>), Vec<usize>>;
+
 /// Turns raw packages into checked ones; holds the path for messages.
 struct Parser<'a> {
     path: &'a str,
@@ -331,9 +334,14 @@ impl Parser<'_> {
             packages.push(self.package(package, &raw.metadata)?);
         }
         self.reject_duplicates(raw)?;
-        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        // Each package under its name alone and under name and version,
+        // the two ways a dependency may name it.
+        let mut by_name: Named = BTreeMap::new();
         for (index, package) in raw.all_packages().enumerate() {
-            by_name.entry(&package.name).or_default().push(index);
+            let name = package.name.as_str();
+            by_name.entry((name, None)).or_default().push(index);
+            let version = Some(package.version.as_str());
+            by_name.entry((name, version)).or_default().push(index);
         }
         let all: Vec<&RawPackage> = raw.all_packages().collect();
         for (index, package) in all.iter().enumerate() {
@@ -390,11 +398,11 @@ impl Parser<'_> {
     }
 
     /// The packages `package` depends on; `by_name` gives the indices into
-    /// `all` of the packages of each name.
+    /// `all` of the packages of each name, and of each name and version.
     fn dependencies(
         &self,
         all: &[&RawPackage],
-        by_name: &BTreeMap<&str, Vec<usize>>,
+        by_name: &Named,
         package: &RawPackage,
     ) -> Result<Vec<usize>, LockfileError> {
         let mut resolved = BTreeSet::new();
@@ -408,12 +416,13 @@ impl Parser<'_> {
     fn resolve(
         &self,
         all: &[&RawPackage],
-        by_name: &BTreeMap<&str, Vec<usize>>,
+        by_name: &Named,
         package: &RawPackage,
         dependency: &str,
     ) -> Result<usize, LockfileError> {
         let wanted = DependencyRef::parse(dependency);
-        let named = by_name.get(wanted.name).map_or(&[][..], Vec::as_slice);
+        let named = by_name.get(&(wanted.name, wanted.version));
+        let named = named.map_or(&[][..], Vec::as_slice);
         let mut matches = named
             .iter()
             .copied()

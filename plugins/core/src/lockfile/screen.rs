@@ -48,7 +48,8 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 }
 
 /// The inventory without packages that hold hidden characters (each one
-/// a warning), its edges and roots renumbered, and its warnings printable.
+/// a warning), its edges and roots renumbered, and its format and warnings
+/// printable.
 pub(super) fn screen(mut inventory: Inventory) -> Inventory {
     let mut kept = Vec::with_capacity(inventory.packages.len());
     // The new index of each package, `None` for one left out.
@@ -77,6 +78,10 @@ pub(super) fn screen(mut inventory: Inventory) -> Inventory {
         inventory.roots = renumber(&inventory.roots, &renumbered);
     }
     inventory.packages = kept;
+    // Poetry's lock version, for one, is the file's text.
+    if let Cow::Owned(escaped) = printable(&inventory.format) {
+        inventory.format = escaped;
+    }
     for warning in &mut inventory.warnings {
         if let Cow::Owned(escaped) = printable(warning) {
             *warning = escaped;
