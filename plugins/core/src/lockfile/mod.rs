@@ -10,6 +10,14 @@
 //! going past a single entry it cannot use, listing it in
 //! [`Inventory::warnings`](crate::package::Inventory::warnings): nothing is
 //! skipped without a word.
+//!
+//! Lockfiles are the workspace author's text, and may be written to harm
+//! the reader. Whatever the format, a leading byte order mark is read
+//! past, and a package holding a control character is left out with a
+//! warning; warnings and errors quote the file's text with such characters
+//! escaped ([`printable`]). Each reader keeps its work in proportion to the
+//! file, refuses nesting deeper than its parser allows, and reads no file
+//! outside the workspace ([`requirements`] says how includes are held).
 
 use std::path::Path;
 
