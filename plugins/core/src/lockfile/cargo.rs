@@ -319,6 +319,9 @@ impl RawLockfile {
     }
 }
 
+/// Package indices by `(name, None)` and by `(name, Some(version))`.
+type Named<'a> = BTreeMap<(&'a str, Option<&'a str>), Vec<usize>>;
+
 /// Turns raw packages into checked ones; holds the path for messages.
 struct Parser<'a> {
     path: &'a str,
@@ -331,8 +334,18 @@ impl Parser<'_> {
             packages.push(self.package(package, &raw.metadata)?);
         }
         self.reject_duplicates(raw)?;
+        // Each package under its name alone and under name and version,
+        // the two ways a dependency may name it.
+        let mut by_name: Named = BTreeMap::new();
         for (index, package) in raw.all_packages().enumerate() {
-            packages[index].dependencies = self.dependencies(raw, package)?;
+            let name = package.name.as_str();
+            by_name.entry((name, None)).or_default().push(index);
+            let version = Some(package.version.as_str());
+            by_name.entry((name, version)).or_default().push(index);
+        }
+        let all: Vec<&RawPackage> = raw.all_packages().collect();
+        for (index, package) in all.iter().enumerate() {
+            packages[index].dependencies = self.dependencies(&all, &by_name, package)?;
         }
         Ok(packages)
     }
@@ -384,14 +397,17 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// The packages `package` depends on; `by_name` gives the indices into
+    /// `all` of the packages of each name, and of each name and version.
     fn dependencies(
         &self,
-        raw: &RawLockfile,
+        all: &[&RawPackage],
+        by_name: &Named,
         package: &RawPackage,
     ) -> Result<Vec<usize>, LockfileError> {
         let mut resolved = BTreeSet::new();
         for dependency in &package.dependencies {
-            resolved.insert(self.resolve(raw, package, dependency)?);
+            resolved.insert(self.resolve(all, by_name, package, dependency)?);
         }
         Ok(resolved.into_iter().collect())
     }
@@ -399,16 +415,18 @@ impl Parser<'_> {
     /// Finds the one package a `name[ version[ (source)]]` string names.
     fn resolve(
         &self,
-        raw: &RawLockfile,
+        all: &[&RawPackage],
+        by_name: &Named,
         package: &RawPackage,
         dependency: &str,
     ) -> Result<usize, LockfileError> {
         let wanted = DependencyRef::parse(dependency);
-        let mut matches = raw
-            .all_packages()
-            .enumerate()
-            .filter(|(_, candidate)| wanted.matches(candidate))
-            .map(|(index, _)| index);
+        let named = by_name.get(&(wanted.name, wanted.version));
+        let named = named.map_or(&[][..], Vec::as_slice);
+        let mut matches = named
+            .iter()
+            .copied()
+            .filter(|&index| wanted.matches(all[index]));
         let error_fields = || (self.path.to_owned(), raw_id(package), dependency.to_owned());
         match (matches.next(), matches.next()) {
             (Some(index), None) => Ok(index),

@@ -24,7 +24,7 @@
 //! `go.mod` does not record which module needs which, so the inventory
 //! has no graph; `// indirect` is understood but changes nothing here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::LockfileError;
 use crate::package::{Ecosystem, Inventory, Origin, Package};
@@ -45,10 +45,11 @@ pub(super) fn parse(
         },
         ..Package::new(Ecosystem::Go, &module_file.module, "")
     });
+    let directives = Directives::new(&module_file);
     for require in &module_file.requires {
         inventory
             .packages
-            .push(module_file.resolve(path, require, &mut inventory.warnings));
+            .push(directives.resolve(path, require, &mut inventory.warnings));
     }
     match companion("go.sum") {
         Ok(sums) => add_hashes(path, &sums, &mut inventory),
@@ -155,15 +156,40 @@ impl ModFile {
         }
         Ok(())
     }
+}
+
+/// The `replace` and `exclude` directives by module path, so that each
+/// requirement is looked up instead of compared with every directive.
+struct Directives<'a> {
+    /// Replacements of each module path, in file order.
+    replaces: BTreeMap<&'a str, Vec<&'a (ModuleRef, ModuleRef)>>,
+    /// Excluded modules as `(path, version)`.
+    excludes: BTreeSet<(&'a str, &'a str)>,
+}
+
+impl<'a> Directives<'a> {
+    fn new(file: &'a ModFile) -> Self {
+        let mut replaces: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for replace in &file.replaces {
+            replaces
+                .entry(replace.0.path.as_str())
+                .or_default()
+                .push(replace);
+        }
+        let excludes = file.excludes.iter();
+        Self {
+            replaces,
+            excludes: excludes
+                .map(|module| (module.path.as_str(), module.version.as_str()))
+                .collect(),
+        }
+    }
 
     /// The package a requirement becomes, once replaced and checked
     /// against the excludes.
     fn resolve(&self, path: &str, require: &ModuleRef, warnings: &mut Vec<String>) -> Package {
-        if self
-            .excludes
-            .iter()
-            .any(|excluded| same_module(excluded, require))
-        {
+        let key = (require.path.as_str(), require.version.as_str());
+        if self.excludes.contains(&key) {
             warnings.push(format!(
                 "`{path}`, line {}: `{} {}` is required but excluded; the go command \
                  would use the next version, which go.mod does not name",
@@ -174,8 +200,9 @@ impl ModFile {
         // version, as in the go command.
         let replaced = self
             .replaces
-            .iter()
-            .filter(|(old, _)| old.path == require.path)
+            .get(require.path.as_str())
+            .into_iter()
+            .flatten()
             .filter(|(old, _)| old.version.is_empty() || old.version == require.version)
             .max_by_key(|(old, _)| !old.version.is_empty());
         match replaced {
@@ -257,10 +284,6 @@ fn check_version(path: &str, version: &str) -> Result<(), String> {
             "module `{path}` has version `{version}`, which is not a Go module version (`v1.2.3`)"
         )),
     }
-}
-
-fn same_module(a: &ModuleRef, b: &ModuleRef) -> bool {
-    a.path == b.path && a.version == b.version
 }
 
 /// A path or version without the quotes go.mod allows around it.

@@ -10,6 +10,14 @@
 //! going past a single entry it cannot use, listing it in
 //! [`Inventory::warnings`](crate::package::Inventory::warnings): nothing is
 //! skipped without a word.
+//!
+//! Lockfiles are the workspace author's text, and may be written to harm
+//! the reader. Whatever the format, a leading byte order mark is read
+//! past, and a package holding a control character is left out with a
+//! warning; warnings and errors quote the file's text with such characters
+//! escaped ([`printable`]). Each reader keeps its work in proportion to the
+//! file, refuses nesting deeper than its parser allows, and reads no file
+//! outside the workspace ([`requirements`] says how includes are held).
 
 use std::path::Path;
 
@@ -24,10 +32,12 @@ mod pnpm;
 pub mod poetry;
 mod requirement_line;
 pub mod requirements;
+mod screen;
 pub mod uv;
 mod yarn;
 
 pub use cargo::{CRATES_IO_SOURCE, LockedPackage, Lockfile, PackageSource};
+pub use screen::printable;
 
 /// A lockfile format, told by the file's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -139,17 +149,23 @@ pub fn parse(
     text: &str,
     companion: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Inventory, LockfileError> {
-    match format {
-        Format::Cargo => Ok(Lockfile::parse_cargo_lock(path, text)?.to_inventory()),
-        Format::Requirements => requirements::parse(path, text, companion),
-        Format::Poetry => poetry::parse(path, text),
-        Format::Pipfile => pipfile::parse(path, text),
-        Format::Uv => uv::parse(path, text),
-        Format::GoMod => gomod::parse(path, text, companion),
-        Format::Npm => npm::parse(path, text, companion),
-        Format::Yarn => yarn::parse(path, text, companion),
-        Format::Pnpm => pnpm::parse(path, text, companion),
+    let body = screen::strip_bom(text);
+    let mut inventory = match format {
+        Format::Cargo => Lockfile::parse_cargo_lock(path, body)?.to_inventory(),
+        Format::Requirements => requirements::parse(path, body, companion)?,
+        Format::Poetry => poetry::parse(path, body)?,
+        Format::Pipfile => pipfile::parse(path, body)?,
+        Format::Uv => uv::parse(path, body)?,
+        Format::GoMod => gomod::parse(path, body, companion)?,
+        Format::Npm => npm::parse(path, body, companion)?,
+        Format::Yarn => yarn::parse(path, body, companion)?,
+        Format::Pnpm => pnpm::parse(path, body, companion)?,
+    };
+    if body.len() != text.len() {
+        // The digest is of the file as it is, mark and all.
+        inventory.digest = Inventory::new(path, "", text.as_bytes()).digest;
     }
+    Ok(screen::screen(inventory))
 }
 
 /// A TOML lockfile that does not parse, with the line and column the
@@ -161,14 +177,25 @@ fn toml_error(path: &str, error: toml::de::Error) -> LockfileError {
     }
 }
 
-/// The 1-based line of the byte at `offset` in `text`.
-fn line_at(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Where each line of a text starts, to tell the line of many offsets
+/// without counting from the start for each.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0).chain(newlines.map(|(at, _)| at + 1));
+        Self {
+            starts: starts.collect(),
+        }
+    }
+
+    /// The 1-based line of the byte at `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset)
+    }
 }
 
 /// A Python project name in the normalised form PEP 503 compares names
@@ -212,7 +239,7 @@ pub enum LockfileError {
         error: std::io::Error,
     },
     /// The file is not valid TOML, or not shaped like a lockfile.
-    #[error("failed to parse lockfile `{path}`: {error}")]
+    #[error("failed to parse lockfile `{path}`: {}", printable(&error.to_string()))]
     Syntax {
         /// The lockfile.
         path: String,
@@ -228,7 +255,11 @@ pub enum LockfileError {
         version: u32,
     },
     /// A package's version is not SemVer.
-    #[error("lockfile `{path}`: package `{package}` has invalid version `{version}`: {error}")]
+    #[error(
+        "lockfile `{path}`: package `{}` has invalid version `{}`: {error}",
+        printable(package),
+        printable(version)
+    )]
     InvalidVersion {
         /// The lockfile.
         path: String,
@@ -241,7 +272,9 @@ pub enum LockfileError {
     },
     /// A package's `source` is not one Cargo writes.
     #[error(
-        "lockfile `{path}`: package `{package}` has unsupported source `{source_id}`: {reason}"
+        "lockfile `{path}`: package `{}` has unsupported source `{}`: {reason}",
+        printable(package),
+        printable(source_id)
     )]
     InvalidSource {
         /// The lockfile.
@@ -254,7 +287,10 @@ pub enum LockfileError {
         reason: &'static str,
     },
     /// The same package is listed twice.
-    #[error("lockfile `{path}`: package `{package}` is listed more than once")]
+    #[error(
+        "lockfile `{path}`: package `{}` is listed more than once",
+        printable(package)
+    )]
     DuplicatePackage {
         /// The lockfile.
         path: String,
@@ -263,7 +299,9 @@ pub enum LockfileError {
     },
     /// A dependency names no listed package.
     #[error(
-        "lockfile `{path}`: package `{package}` depends on `{dependency}`, which is not listed"
+        "lockfile `{path}`: package `{}` depends on `{}`, which is not listed",
+        printable(package),
+        printable(dependency)
     )]
     UnknownDependency {
         /// The lockfile.
@@ -274,7 +312,11 @@ pub enum LockfileError {
         dependency: String,
     },
     /// A lockfile of another format is malformed; the message says where.
-    #[error("lockfile `{path}`{}: {message}", line.map(|line| format!(", line {line}")).unwrap_or_default())]
+    #[error(
+        "lockfile `{path}`{}: {}",
+        line.map(|line| format!(", line {line}")).unwrap_or_default(),
+        printable(message)
+    )]
     Invalid {
         /// The lockfile.
         path: String,
@@ -285,7 +327,10 @@ pub enum LockfileError {
     },
     /// A file the lockfile needs beside it (a `go.sum`, a file a
     /// requirements file includes) could not be read.
-    #[error("lockfile `{path}` needs `{needed}`, which could not be read")]
+    #[error(
+        "lockfile `{path}` needs `{}`, which could not be read",
+        printable(needed)
+    )]
     Companion {
         /// The lockfile.
         path: String,
@@ -303,8 +348,10 @@ pub enum LockfileError {
     },
     /// A dependency names several listed packages.
     #[error(
-        "lockfile `{path}`: package `{package}` depends on `{dependency}`, \
-         which matches more than one package"
+        "lockfile `{path}`: package `{}` depends on `{}`, \
+         which matches more than one package",
+        printable(package),
+        printable(dependency)
     )]
     AmbiguousDependency {
         /// The lockfile.
@@ -351,8 +398,10 @@ mod tests {
 
     #[test]
     fn lines_count_from_one() {
-        assert_eq!(line_at("a\nb\nc", 0), 1);
-        assert_eq!(line_at("a\nb\nc", 2), 2);
-        assert_eq!(line_at("a\nb\nc", 99), 3);
+        let lines = LineIndex::new("a\nb\nc");
+        assert_eq!(lines.line(0), 1);
+        assert_eq!(lines.line(1), 1);
+        assert_eq!(lines.line(2), 2);
+        assert_eq!(lines.line(99), 3);
     }
 }

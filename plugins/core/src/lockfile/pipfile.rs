@@ -15,7 +15,7 @@
 //! URL). Markers are kept out of it, for the reason given in
 //! [`super::requirements`]. The format records no dependency edges.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,6 +48,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> 
     };
     let mut inventory = Inventory::new(path, format, text.as_bytes());
     let indexes = meta.indexes();
+    let mut seen = BTreeSet::new();
     for (category, scope) in categories(&raw) {
         let Some(Value::Object(entries)) = raw.get(category) else {
             continue;
@@ -55,7 +56,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> 
         for (name, entry) in entries {
             let at = format!("`{path}`: `{category}` package `{name}`");
             match read_entry(name, entry, &indexes) {
-                Ok(package) => add(&mut inventory, package, scope),
+                Ok(package) => add(&mut inventory, &mut seen, package, scope),
                 Err(why) => inventory
                     .warnings
                     .push(format!("{at}: {why}; it is left out")),
@@ -193,12 +194,15 @@ fn url_or_path(file: &str) -> Origin {
     }
 }
 
-/// Adds a package unless a category read earlier has it already.
-fn add(inventory: &mut Inventory, mut package: Package, scope: Scope) {
-    let known = inventory.packages.iter().any(|known| {
-        python_key(&known.name) == python_key(&package.name) && known.version == package.version
-    });
-    if known {
+/// Adds a package unless a category read earlier has it already; `seen`
+/// holds the normalised name and version of each one added.
+fn add(
+    inventory: &mut Inventory,
+    seen: &mut BTreeSet<(String, String)>,
+    mut package: Package,
+    scope: Scope,
+) {
+    if !seen.insert((python_key(&package.name), package.version.clone())) {
         return;
     }
     package.scope = Some(scope);

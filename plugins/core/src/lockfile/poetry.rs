@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{LockfileError, is_pypi_index, line_at, python_key, toml_error};
+use super::{LineIndex, LockfileError, is_pypi_index, python_key, toml_error};
 use crate::package::{Ecosystem, Inventory, Origin, Package, Scope};
 
 /// Reads a `poetry.lock`.
@@ -43,9 +43,10 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> 
         .metadata
         .map(|metadata| metadata.files)
         .unwrap_or_default();
+    let lines = LineIndex::new(text);
     let mut read = Vec::new();
     for entry in raw.package {
-        let line = line_at(text, entry.span().start);
+        let line = lines.line(entry.span().start);
         match read_package(entry.into_inner(), &old_files) {
             Ok((package, dependencies)) => {
                 inventory.packages.push(package);
@@ -222,6 +223,10 @@ fn link(inventory: &mut Inventory, read: &[Wanted]) {
     for (index, wanted) in read.iter().enumerate() {
         let mut dependencies = Vec::new();
         for (name, conditional) in wanted {
+            // TODO(#4): a dependency that names a package without its version
+            // links to every package of that name, so a crafted file with K
+            // versions of one name and M dependents makes M×K edges from M+K
+            // entries; real lockfiles hold a few versions of a name at most.
             match by_key.get(&python_key(name)) {
                 Some(found) => dependencies.extend(found),
                 None if *conditional => {}

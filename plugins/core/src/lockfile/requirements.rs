@@ -15,6 +15,17 @@
 //! caller's `companion` callback, relative to the file that includes it;
 //! an include cycle is refused.
 //!
+//! The files come from the workspace being scanned, so includes are held
+//! to it: an include (and the `pyproject.toml` of a local directory) must
+//! resolve inside the directory tree the lockfile's path is given relative
+//! to, which for a scan is the workspace (for a path given as absolute,
+//! inside the lockfile's own directory). An absolute path, or one that
+//! climbs out with `..`, is refused. Includes may nest
+//! [`MAX_INCLUDE_DEPTH`] files deep, and a file included twice in the same
+//! role is read once, so a file cannot make the reader do more work than
+//! the files themselves hold. `\` in an include is read as `/`, as pip on
+//! Windows reads it.
+//!
 //! Choices worth knowing:
 //!
 //! - Environment markers (`; python_version < "3.11"`) are not evaluated.
@@ -34,11 +45,15 @@
 //!   stay PyPI's.
 //! - Requirements files record no scopes and no dependency edges.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::requirement_line::{Entry, Line, Spec};
 use super::{LockfileError, is_pypi_index, python_key};
 use crate::package::{Ecosystem, Inventory, Origin, Package};
+
+/// How many files deep includes may nest, the top file counted: far more
+/// than any project needs, and few enough for a small stack.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Reads a requirements file and the files it includes.
 pub(super) fn parse(
@@ -51,6 +66,7 @@ pub(super) fn parse(
         dir: parent(path).to_owned(),
         companion,
         stack: Vec::new(),
+        read: BTreeSet::new(),
         entries: Vec::new(),
         constraints: BTreeMap::new(),
         index: None,
@@ -61,7 +77,7 @@ pub(super) fn parse(
 }
 
 /// Whether a file's entries are requirements or constraints on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
     Requirements,
     Constraints,
@@ -88,6 +104,9 @@ struct Reader<'a> {
     /// The files being read, relative to the top file's directory, outermost
     /// first: an include of one of them is a cycle.
     stack: Vec<String>,
+    /// The files read so far and in which role: reading one again adds
+    /// nothing.
+    read: BTreeSet<(String, Role)>,
     entries: Vec<Found>,
     /// Pinned constraints by normalised name: the version and the hashes.
     constraints: BTreeMap<String, (String, Vec<String>)>,
@@ -170,7 +189,31 @@ impl Reader<'_> {
             ));
             return Ok(());
         }
+        let target = &target.replace('\\', "/");
         let relative = join(parent(including), target);
+        let outside = |message: String| LockfileError::Invalid {
+            path: self.shown(including),
+            line: Some(number),
+            message,
+        };
+        if is_absolute(target) {
+            return Err(outside(format!(
+                "`{target}` is an absolute path; an include must be relative to the \
+                 file and inside the workspace"
+            )));
+        }
+        if self.escapes(&relative) {
+            return Err(outside(format!(
+                "`{target}` leads outside the workspace (to `{}`); an include must \
+                 stay inside it",
+                self.shown(&relative)
+            )));
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(outside(format!(
+                "`{target}`: includes nest more than {MAX_INCLUDE_DEPTH} files deep"
+            )));
+        }
         if self.stack.contains(&relative) {
             let mut chain = self.stack.clone();
             chain.push(relative);
@@ -180,12 +223,30 @@ impl Reader<'_> {
                 message: format!("include cycle: {}", chain.join(" -> ")),
             });
         }
+        if !self.read.insert((relative.clone(), role)) {
+            return Ok(());
+        }
         let text = (self.companion)(&relative).map_err(|error| LockfileError::Companion {
             path: self.shown(including),
             needed: target.to_owned(),
             error,
         })?;
-        self.read_file(&relative, &text, role)
+        self.read_file(&relative, super::screen::strip_bom(&text), role)
+    }
+
+    /// Whether `relative` (to the top file's directory) climbs out of the
+    /// tree the top file's path is given in; for a path given as absolute,
+    /// where that tree is not known, out of the top file's directory.
+    fn escapes(&self, relative: &str) -> bool {
+        let climbs = |path: &str| path.split('/').any(|part| part == "..");
+        if is_absolute(relative) {
+            return true;
+        }
+        if is_absolute(&self.dir) {
+            climbs(relative)
+        } else {
+            climbs(&self.shown(relative))
+        }
     }
 
     /// Records a requirement (or constraint) entry.
@@ -295,8 +356,12 @@ impl Reader<'_> {
         let Origin::Local { path: Some(dir) } = origin else {
             return None;
         };
-        let text = (self.companion)(&join(dir, "pyproject.toml")).ok()?;
-        let table: toml::Table = toml::from_str(&text).ok()?;
+        let file = join(dir, "pyproject.toml");
+        if self.escapes(&file) {
+            return None;
+        }
+        let text = (self.companion)(&file).ok()?;
+        let table: toml::Table = toml::from_str(super::screen::strip_bom(&text)).ok()?;
         let project = table.get("project")?.as_table()?;
         let name = project.get("name")?.as_str()?.to_owned();
         let version = project.get("version").and_then(|v| v.as_str());
@@ -310,6 +375,7 @@ impl Reader<'_> {
             Some(url) if !is_pypi_index(&url) => Origin::OtherRegistry { url },
             _ => Origin::Registry,
         };
+        let mut listed = BTreeMap::new();
         for found in std::mem::take(&mut self.entries) {
             let Some(mut package) = self.settle(found) else {
                 continue;
@@ -318,10 +384,13 @@ impl Reader<'_> {
                 package.origin = registry.clone();
             }
             let is_project = local_path(&package) == Some(".");
-            let index = merge_or_push(&mut inventory.packages, package);
+            let index = merge_or_push(&mut inventory.packages, &mut listed, package);
             if is_project && !inventory.roots.contains(&index) {
                 inventory.roots.push(index);
             }
+        }
+        for package in &mut inventory.packages {
+            dedup_in_order(&mut package.hashes);
         }
         inventory.warnings = self.warnings;
         inventory
@@ -355,25 +424,37 @@ impl Reader<'_> {
     }
 }
 
+/// The normalised name, version and origin that make two entries one
+/// package.
+type PackageKey = (String, String, Origin);
+
 /// Adds `package`, or merges its hashes into an identical entry already
-/// listed (the same pin in two included files); gives its index.
-fn merge_or_push(packages: &mut Vec<Package>, package: Package) -> usize {
-    let same = packages.iter().position(|known| {
-        python_key(&known.name) == python_key(&package.name)
-            && known.version == package.version
-            && known.origin == package.origin
-    });
-    let Some(index) = same else {
+/// listed (the same pin in two included files); gives its index. `listed`
+/// holds the index of each package by its key.
+fn merge_or_push(
+    packages: &mut Vec<Package>,
+    listed: &mut BTreeMap<PackageKey, usize>,
+    package: Package,
+) -> usize {
+    let key = (
+        python_key(&package.name),
+        package.version.clone(),
+        package.origin.clone(),
+    );
+    let Some(&index) = listed.get(&key) else {
+        listed.insert(key, packages.len());
         packages.push(package);
         return packages.len() - 1;
     };
-    let known = &mut packages[index];
-    for hash in package.hashes {
-        if !known.hashes.contains(&hash) {
-            known.hashes.push(hash);
-        }
-    }
+    // Repeats go in `finish`, once for all, rather than here per merge.
+    packages[index].hashes.extend(package.hashes);
     index
+}
+
+/// `hashes` without repeats, in the order they were first given.
+fn dedup_in_order(hashes: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    hashes.retain(|hash| seen.insert(hash.clone()));
 }
 
 fn local_path(package: &Package) -> Option<&str> {
@@ -429,6 +510,13 @@ fn file_name(path: &str) -> &str {
 /// Everything before the last component of a `/`-separated path, or `""`.
 fn parent(path: &str) -> &str {
     path.rfind(['/', '\\']).map_or("", |end| &path[..end])
+}
+
+/// Whether a path is absolute, in Unix or Windows spelling.
+fn is_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    path.starts_with('/')
+        || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
 }
 
 /// `relative` resolved against the directory `dir`, with `.` and `..`

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::{LockfileError, is_pypi_index, line_at, python_key, toml_error};
+use super::{LineIndex, LockfileError, is_pypi_index, python_key, toml_error};
 use crate::package::{Ecosystem, Inventory, Origin, Package, Scope};
 
 /// Reads a `uv.lock`.
@@ -40,9 +40,10 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> 
     let mut inventory = Inventory::new(path, "uv.lock v1", text.as_bytes());
     inventory.has_graph = true;
 
+    let lines = LineIndex::new(text);
     let mut read = Vec::new();
     for entry in raw.package {
-        let line = line_at(text, entry.span().start);
+        let line = lines.line(entry.span().start);
         match read_package(entry.into_inner()) {
             Ok((package, raw, is_root)) => {
                 if is_root {
@@ -188,11 +189,14 @@ impl Links {
     /// Resolves every dependency of `read` (one per package) against the
     /// inventory; a dependency that names no package is a warning.
     fn resolve(inventory: &mut Inventory, read: &[RawPackage]) -> Self {
+        let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, raw) in read.iter().enumerate() {
+            by_key.entry(python_key(&raw.name)).or_default().push(index);
+        }
         let mut warnings = Vec::new();
         let mut resolve_all = |from: usize, deps: &[RawDependency]| -> Vec<Link> {
-            deps.iter()
-                .filter_map(|dep| resolve(inventory, read, from, dep, &mut warnings))
-                .collect()
+            let found = |dep| resolve(inventory, read, &by_key, from, dep, &mut warnings);
+            deps.iter().filter_map(found).collect()
         };
         let mut links = Self {
             normal: Vec::new(),
@@ -282,27 +286,33 @@ fn push_link<'a>(queue: &mut Vec<(usize, Option<&'a str>)>, link: &'a Link) {
     }
 }
 
-/// The packages a dependency of package `from` names: by name, then by
-/// version and source when it gives them.
+/// The packages a dependency of package `from` names: by name (through
+/// `by_key`, the packages of each normalised name), then by version and
+/// source when it gives them.
 fn resolve(
     inventory: &Inventory,
     read: &[RawPackage],
+    by_key: &BTreeMap<String, Vec<usize>>,
     from: usize,
     dep: &RawDependency,
     warnings: &mut Vec<String>,
 ) -> Option<Link> {
-    let key = python_key(&dep.name);
-    let targets: Vec<usize> = read
+    // TODO(#4): a dependency that names a package without its version
+    // links to every package of that name, so a crafted file with K
+    // versions of one name and M dependents makes M×K edges from M+K
+    // entries; real lockfiles hold a few versions of a name at most.
+    let named = by_key
+        .get(&python_key(&dep.name))
+        .map_or(&[][..], Vec::as_slice);
+    let targets: Vec<usize> = named
         .iter()
-        .enumerate()
-        .filter(|(_, raw)| python_key(&raw.name) == key)
-        .filter(|(_, raw)| dep.version.is_none() || raw.version == dep.version)
-        .filter(|(_, raw)| {
+        .copied()
+        .filter(|&index| dep.version.is_none() || read[index].version == dep.version)
+        .filter(|&index| {
             dep.source
                 .as_ref()
-                .is_none_or(|source| *source == raw.source)
+                .is_none_or(|source| *source == read[index].source)
         })
-        .map(|(index, _)| index)
         .collect();
     if targets.is_empty() {
         warnings.push(format!(
