@@ -82,7 +82,7 @@ fn pipeline() -> String {
          [stage.config]\nfiles = [{{ src = \"metadata.json\", name = \"cargo-metadata\", \
          media-type = \"application/json\" }}]\n[stage.grants]\nread = [\".\"]\n\n\
          [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\nneeds = [\"build\"]\n\
-         [stage.config]\ndb = \"/mnt/osv\"\nfail-on = \"medium\"\n\
+         [stage.config]\ndb = \"/mnt/osv\"\nmax-db-age = \"36500d\"\nfail-on = \"medium\"\n\
          [stage.grants]\nread = [\".\", \"mount:osv\"]\n"
     )
 }
@@ -161,8 +161,8 @@ fn a_suppressed_advisory_passes_but_a_denied_licence_fails_the_scan() -> Result<
     assert_eq!(ids, ["licence-denied:copyleft@1.0.0"]);
     let summary = scan["summary"].as_str().context("summary")?;
     ensure!(
-        summary.ends_with(
-            "; 1 suppressed; 1 suppression expired; licences: 2 allowed, 1 denied, 0 unknown"
+        summary.contains(
+            "; 1 suppressed; 1 suppression expired; licences: 2 allowed, 1 denied, 0 unknown; "
         ),
         "{summary}"
     );

@@ -21,7 +21,7 @@ fn scan_pipeline(extra_config: &str) -> String {
         "[pipeline]\nname = \"scan-inputs\"\nworkspace = \"ws\"\n\
          [pipeline.mounts]\nosv = \"osv\"\n\n\
          [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\n\
-         [stage.config]\ndb = \"/mnt/osv\"\nfail-on = \"none\"\n{extra_config}\
+         [stage.config]\ndb = \"/mnt/osv\"\nmax-db-age = \"36500d\"\nfail-on = \"none\"\n{extra_config}\
          [stage.grants]\nread = [\".\", \"mount:osv\"]\n"
     )
 }

@@ -28,9 +28,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gantry_plugin_core::lockfile::Lockfile;
+use gantry_plugin_core::lockfile;
 use gantry_plugin_core::osv::{self, AdvisoryIndex};
+use gantry_plugin_core::package::Inventory;
+use gantry_plugin_core::sarif::{self, SarifTool};
 use gantry_plugin_core::sbom::{self, BomOptions};
+use gantry_plugin_core::spdx::{self, SpdxOptions};
 
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 const PACKAGES: usize = 1000;
@@ -79,7 +82,7 @@ struct Sample {
 /// plugin into the cache.
 fn sandboxed_runs(work: &Path, pipeline: &Path) -> anyhow::Result<Vec<Sample>> {
     let state = work.join("state");
-    let mut gantry = || {
+    let gantry = || {
         let mut command = Command::new(GANTRY);
         command
             .arg("--state-dir")
@@ -152,23 +155,22 @@ fn print_scan(sandboxed: &[Sample], native: &[Sample]) {
 
 /// SBOM and matching natively, index loaded once, as packages per second.
 fn throughput(index: &AdvisoryIndex, lock: &Path) -> anyhow::Result<()> {
-    let lockfile = Lockfile::read_cargo_lock(lock)?;
-    let lockfiles = std::slice::from_ref(&lockfile);
+    let inventory = lockfile::read(lock)?;
+    let inventories = std::slice::from_ref(&inventory);
     let started = Instant::now();
     let mut rounds = 0;
     let mut findings = 0;
     while rounds < 3 || started.elapsed() < Duration::from_secs(2) {
-        let bom = sbom::build_bom(lockfiles, &bom_options());
-        std::hint::black_box(bom.to_json()?);
-        findings = osv::scan_lockfiles(index, lockfiles).findings.len();
+        write_sboms(inventories)?;
+        findings = osv::scan_inventories(index, inventories).findings.len();
         rounds += 1;
     }
     let per_round = started.elapsed() / rounds;
-    let per_second = lockfile.packages.len() as f64 / per_round.as_secs_f64();
+    let per_second = inventory.packages.len() as f64 / per_round.as_secs_f64();
     println!("== SBOM + matching, native, index loaded once");
     println!(
         "  {} packages, {findings} findings: {} per round, {:.0} packages/s\n",
-        lockfile.packages.len(),
+        inventory.packages.len(),
         ms(per_round),
         per_second
     );
@@ -177,23 +179,49 @@ fn throughput(index: &AdvisoryIndex, lock: &Path) -> anyhow::Result<()> {
 
 /// What the scan stage does, natively: load, read, SBOM, match, encode.
 fn native_scan(osv_dir: &Path, lock: &Path) -> anyhow::Result<usize> {
-    let index = AdvisoryIndex::load_dir(osv_dir)?;
-    let lockfile = Lockfile::read_cargo_lock(lock)?;
-    let lockfiles = std::slice::from_ref(&lockfile);
-    let bom = sbom::build_bom(lockfiles, &bom_options());
-    std::hint::black_box(bom.to_json()?);
-    let report = osv::scan_lockfiles(&index, lockfiles);
+    let (index, _info, _problems) = osv::read_dir(osv_dir)?.into_index();
+    let inventory = lockfile::read(lock)?;
+    let inventories = std::slice::from_ref(&inventory);
+    write_sboms(inventories)?;
+    let report = osv::scan_inventories(&index, inventories);
     std::hint::black_box(report.to_json()?);
+    let tool = SarifTool {
+        name: "gantry-scan",
+        version: "bench",
+        information_uri: None,
+    };
+    let located: BTreeMap<String, Vec<String>> = inventory
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                format!("{}@{}", p.name, p.version),
+                vec![inventory.path.clone()],
+            )
+        })
+        .collect();
+    let sarif = sarif::to_sarif(&report, &tool, &located);
+    std::hint::black_box(serde_json::to_string(&sarif)?);
     Ok(report.findings.len())
 }
 
-fn bom_options() -> BomOptions<'static> {
-    BomOptions {
+/// Both SBOMs, encoded, as the scan stage writes them.
+fn write_sboms(inventories: &[Inventory]) -> anyhow::Result<()> {
+    let options = BomOptions {
         tool_name: "gantry-scan",
         tool_version: "bench",
         application_name: "workspace",
         timestamp: None,
-    }
+    };
+    std::hint::black_box(sbom::build_bom(inventories, &options).to_json()?);
+    let options = SpdxOptions {
+        tool_name: "gantry-scan",
+        tool_version: "bench",
+        application_name: "workspace",
+        created: "2026-12-04T00:00:00Z",
+    };
+    std::hint::black_box(spdx::build_spdx(inventories, &options)?.to_json()?);
+    Ok(())
 }
 
 /// Writes `<ws>/Cargo.lock` with `PACKAGES` crates.io packages: the
@@ -274,12 +302,14 @@ fn index_advisories(osv_dir: &Path) -> anyhow::Result<Vec<osv::Advisory>> {
     Ok(advisories)
 }
 
+/// The scan pipeline; the database is a fixed copy, so its age is not held
+/// against it.
 fn write_pipeline(work: &Path, osv_dir: &Path) -> anyhow::Result<PathBuf> {
     let toml = format!(
         "[pipeline]\nname = \"scan-bench\"\nworkspace = \"ws\"\n\n\
          [pipeline.mounts]\nosv = {:?}\n\n\
          [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\n\n\
-         [stage.config]\ndb = \"/mnt/osv\"\nfail-on = \"none\"\n\n\
+         [stage.config]\ndb = \"/mnt/osv\"\nmax-db-age = \"36500d\"\nfail-on = \"none\"\n\n\
          [stage.grants]\nread = [\".\", \"mount:osv\"]\n",
         osv_dir.display().to_string()
     );

@@ -349,7 +349,7 @@ proptest! {
         let inventory = read(Format::Pipfile, &text).unwrap();
         let mut sorted = pins.clone();
         sorted.sort();
-        // JSON objects are read in key order.
+        // Entries are read by name.
         prop_assert_eq!(got_pins(&inventory), sorted);
 
         let mut go_mod = String::from("module example.com/app\n\nrequire (\n");

@@ -53,6 +53,9 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Inventory, LockfileError> 
         let Some(Value::Object(entries)) = raw.get(category) else {
             continue;
         };
+        // By name, as pipenv writes them, whatever order the JSON map keeps.
+        let mut entries: Vec<_> = entries.iter().collect();
+        entries.sort_by_key(|(name, _)| name.as_str());
         for (name, entry) in entries {
             let at = format!("`{path}`: `{category}` package `{name}`");
             match read_entry(name, entry, &indexes) {

@@ -282,7 +282,9 @@ pub fn check_freshness(
             location,
             snapshot: format_timestamp(snapshot),
             now: format_timestamp(now),
-            age: humantime::format_duration(age.unsigned_abs()).to_string(),
+            // Whole seconds: nobody needs the nanoseconds of a stale age.
+            age: humantime::format_duration(Duration::from_secs(age.unsigned_abs().as_secs()))
+                .to_string(),
             max_age: humantime::format_duration(max_age).to_string(),
         });
     }

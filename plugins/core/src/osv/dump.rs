@@ -91,6 +91,7 @@ mod tests {
     use sha2::Digest as _;
 
     use super::*;
+    use crate::package::Ecosystem;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines/data/osv");
 
@@ -107,7 +108,9 @@ mod tests {
         assert_eq!(loaded.info.digest.len(), "sha256:".len() + 64);
         assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
         let (index, _, _) = loaded.into_index();
-        assert_eq!(index.len(), 5, "one is withdrawn");
+        assert_eq!(index.len(), 6, "one is withdrawn");
+        assert_eq!(index.count(Ecosystem::CratesIo), 5);
+        assert_eq!(index.count(Ecosystem::PyPi), 1);
     }
 
     #[test]
