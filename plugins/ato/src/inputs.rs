@@ -187,9 +187,9 @@ fn read_components(artifact: &InputArtifact) -> Result<Vec<ComponentFacts>, Stag
 /// Lists under keys about suppressions or licences in `findings.json`,
 /// each entry shown as its text fields.
 ///
-/// TODO(#4): read these through the typed report once the scan's
-/// suppression and licence output settles; until then any list whose key
-/// names them is shown as written.
+/// The packet shows these lists as the scan wrote them, without a typed
+/// model of their entries, so that a scan that adds a field does not make
+/// an older packet reader drop the note.
 fn read_policy_notes(artifact: &InputArtifact) -> Result<Vec<(String, Vec<String>)>, StageError> {
     let report: Value = read_json(artifact)?;
     let Some(object) = report.as_object() else {

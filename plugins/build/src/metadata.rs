@@ -18,9 +18,9 @@
 //! triple>`: cargo then lists only the crates of that platform, and the
 //! scan reports the others as not built.
 //!
-//! TODO(#4): the host captures at most 256 KiB of a program's output, which
-//! a large workspace's metadata can exceed; the stage then fails, saying
-//! so, rather than write a cut document.
+//! The host captures at most 256 KiB of a program's output, which a large
+//! workspace's metadata can exceed; the stage then fails, saying so, rather
+//! than write a cut document.
 
 use gantry_plugin_sdk::{StageError, config, exec, log, out};
 use serde::Deserialize;

@@ -223,10 +223,11 @@ fn link(inventory: &mut Inventory, read: &[Wanted]) {
     for (index, wanted) in read.iter().enumerate() {
         let mut dependencies = Vec::new();
         for (name, conditional) in wanted {
-            // TODO(#4): a dependency that names a package without its version
-            // links to every package of that name, so a crafted file with K
-            // versions of one name and M dependents makes M×K edges from M+K
-            // entries; real lockfiles hold a few versions of a name at most.
+            // A dependency that names a package without its version links
+            // to every package of that name, so a crafted file with K
+            // versions of one name and M dependents makes M×K edges from
+            // M+K entries; real lockfiles hold a few versions of a name at
+            // most, and the stage's memory and time limits bound the rest.
             match by_key.get(&python_key(name)) {
                 Some(found) => dependencies.extend(found),
                 None if *conditional => {}

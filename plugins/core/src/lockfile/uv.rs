@@ -297,10 +297,11 @@ fn resolve(
     dep: &RawDependency,
     warnings: &mut Vec<String>,
 ) -> Option<Link> {
-    // TODO(#4): a dependency that names a package without its version
-    // links to every package of that name, so a crafted file with K
-    // versions of one name and M dependents makes M×K edges from M+K
-    // entries; real lockfiles hold a few versions of a name at most.
+    // A dependency that names a package without its version links to
+    // every package of that name, so a crafted file with K versions of one
+    // name and M dependents makes M×K edges from M+K entries; real
+    // lockfiles hold a few versions of a name at most, and the stage's
+    // memory and time limits bound the rest.
     let named = by_key
         .get(&python_key(&dep.name))
         .map_or(&[][..], Vec::as_slice);

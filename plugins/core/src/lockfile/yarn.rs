@@ -450,8 +450,9 @@ fn add_classic_projects(reader: &mut Reader, companion: &dyn Fn(&str) -> std::io
         return;
     };
     let patterns = js::workspace_patterns(root.workspaces.as_ref());
-    // TODO(#4): expand workspace globs; members behind one are not read,
-    // so the projects' dependencies that no entry lists are not warned of.
+    // Workspace globs are not expanded: a reader sees files, not
+    // directories. Members behind one are not read, so the projects'
+    // dependencies that no entry lists are not warned of.
     let globbed = patterns.iter().any(|pattern| pattern.contains('*'));
     let mut projects = vec![(".".to_owned(), root)];
     for pattern in patterns.into_iter().filter(|p| !p.contains('*')) {

@@ -20,8 +20,6 @@
 //! fetched). Nothing is kept across runs: the API serves the live
 //! database, an old copy would go stale unseen, and what a run used is
 //! named by its digest in any case.
-//! TODO(#4): a cache across runs in a granted directory, keyed by id and
-//! the `modified` time `querybatch` reports, if fetching proves slow.
 
 use std::collections::BTreeSet;
 
