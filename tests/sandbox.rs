@@ -73,11 +73,18 @@ fn absolute_host_paths_are_not_visible() -> Result<()> {
         format!("[stage.grants]\nread = [\".\"]\n[stage.config]\nsecret = {secret:?}")
     })?;
     case.workspace_file("inside.txt", "inside")?;
+    // A FIFO with no writer: opening it would block the stage's thread.
+    let fifo = case.scratch.workspace().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+    ensure!(made.success(), "mkfifo failed");
 
     let ran = case.run()?;
+    // The checks below read every file of the workspace.
+    std::fs::remove_file(&fifo)?;
     let metadata = assert_sandbox_held(&case, &ran)?;
     assert_attempts(&metadata, "allowed: ", &["read-inside"])?;
     let reads = [
+        "read-fifo",
         "read-host-path",
         "stat-host-path",
         "read-host-path-under-workspace",
@@ -103,6 +110,10 @@ fn absolute_host_paths_are_not_visible() -> Result<()> {
             (
                 "open-at /etc/passwd (from /out)",
                 "none: `..`, absolute paths and symlinks stay inside `/out`",
+            ),
+            (
+                "open-at /workspace/fifo",
+                "none: `/workspace/fifo` is a FIFO or a socket; plugins open only files and directories",
             ),
         ],
     )?;

@@ -24,6 +24,7 @@
 //! Without `GANTRY_BENCH_OSV_DIR` it prints how to run it and stops.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -334,26 +335,31 @@ fn last_stage_duration(state: &Path) -> anyhow::Result<Duration> {
 /// Runs a command to its end, sampling its peak RSS (VmHWM) as it goes;
 /// fails unless it succeeds.
 fn measure(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
+    // A file, not a pipe: the scan logs a line per informational advisory,
+    // more than a pipe holds while nobody reads it.
+    let mut stderr = tempfile::tempfile()?;
     let started = Instant::now();
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr.try_clone()?)
         .spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0;
-    while child.try_wait()?.is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
         peak_kib = peak_kib.max(vm_hwm(&status_path).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(1));
-    }
+    };
     let wall = started.elapsed();
-    let output = child.wait_with_output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{:?} failed: {}",
-        command,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if !status.success() {
+        let mut text = String::new();
+        stderr.seek(SeekFrom::Start(0))?;
+        stderr.read_to_string(&mut text)?;
+        anyhow::bail!("{command:?} failed: {text}");
+    }
     Ok((wall, peak_kib))
 }
 

@@ -29,8 +29,8 @@ pub enum KeyError {
     #[error("failed to draw random bytes for a new key: {0}")]
     Random(String),
     /// The key file could not be read.
-    #[error("failed to read private key `{}`: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    #[error("failed to read private key `{}`: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
     /// Its group or others may read the key file.
     #[error(
         "private key `{}` is readable by others (mode {mode:04o})\n  hint: run \
@@ -88,9 +88,9 @@ pub fn write_private_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> 
 /// permission on it; [`KeyError::Read`] or [`KeyError::Malformed`]
 /// otherwise.
 pub fn load_private_key(path: &Path) -> Result<SigningKey, KeyError> {
-    let read = |source| KeyError::Read {
+    let read = |error| KeyError::Read {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mode = std::fs::metadata(path).map_err(read)?.permissions().mode();
     if mode & 0o077 != 0 {

@@ -22,17 +22,18 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    succeeded (for `audit verify`: the trail is intact)
   1    the pipeline failed: a stage said no, a reviewer rejected, or the trail is broken;
-       for `plugin verify`: the signature does not hold
+       for `plugin verify`: the signature does not hold;
+       for `inspect --deny-warnings`: the audit has a finding
   2    usage or configuration error: bad flags, bad TOML, missing plugin, refused command
   3    a plugin fault: trap, limit exceeded, malformed output
   4    stopped at a review gate, awaiting approval
-       (`inspect --deny-warnings`: 1 when the audit has any finding)
   130  interrupted (Ctrl-C or SIGTERM); `gantry resume <RUN>` continues
 
 Examples:
   gantry inspect pipelines/contact-tracing.toml
   gantry run pipelines/contact-tracing.toml
-  gantry approve 20261203-141500-3fa2c1 --as officer --key keys/officer.pem
+  gantry approve 20261203-141500-3fa2c1 --as officer   # add --key FILE if the roles
+                                                       # file binds officer a key
   gantry resume 20261203-141500-3fa2c1
   gantry show 20261203-141500-3fa2c1 --json
   gantry audit verify
@@ -170,7 +171,7 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Make an ed25519 key pair for signing plugins.
+    /// Make an ed25519 key pair: a pipeline's, an approver's or a plugin signer's.
     ///
     /// The private key is written to FILE as PKCS#8 PEM with mode 0600 (an
     /// existing file is never replaced); the public key to FILE.pub and to

@@ -295,23 +295,31 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
                 print_json(&json!({ "intact": true, "summary": summary }));
             }
             eprintln!(
-                "audit log `{}` is intact: {} lines, head {}; {} recorded heads found",
+                "audit log `{}` is intact: {}, head {}; the chain heads run records name \
+                 are all in it ({})",
                 path.display(),
-                summary.chain.lines,
+                counted(summary.chain.lines, "line", "lines"),
                 summary.chain.head,
-                summary.heads_checked
+                counted(summary.heads_checked, "head", "heads")
             );
             let signed = &summary.signatures;
             eprintln!(
-                "signatures hold: {} checkpoints, {} attestations, {} signed decisions \
-                 ({} unsigned decisions, {} runs without a pipeline key, {} runs without \
+                "signatures hold: {}, {}, {} ({}, {} without a pipeline key, {} without \
                  their own record)",
-                signed.checkpoints,
-                signed.attestations,
-                signed.signed_decisions,
-                signed.unsigned_decisions,
-                signed.unsigned_runs,
-                signed.unrecorded_runs
+                counted(signed.checkpoints, "checkpoint", "checkpoints"),
+                counted(signed.attestations, "attestation", "attestations"),
+                counted(
+                    signed.signed_decisions,
+                    "signed decision",
+                    "signed decisions"
+                ),
+                counted(
+                    signed.unsigned_decisions,
+                    "unsigned decision",
+                    "unsigned decisions"
+                ),
+                counted(signed.unsigned_runs, "run", "runs"),
+                counted(signed.unrecorded_runs, "run", "runs")
             );
             Ok(0)
         }
@@ -354,4 +362,11 @@ mod tests {
             "# ATO\n\tall good\\u{1b}[8m\nhidden\\u{202e}txt"
         );
     }
+}
+
+/// `1 line`, `2 lines`.
+fn counted(count: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let count = count.to_string();
+    let noun = if count == "1" { one } else { many };
+    format!("{count} {noun}")
 }

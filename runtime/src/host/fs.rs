@@ -242,6 +242,41 @@ impl AuditedFs<'_> {
         result
     }
 
+    /// Refuses to open a FIFO, socket or device, before wasmtime-wasi opens
+    /// it. File operations block the thread the stage runs on (see
+    /// `grants::Sandbox::wasi_ctx`), and opening or reading a FIFO with no
+    /// writer would block it past the stage's time limit. A path that does
+    /// not exist yet, or cannot be looked at, is left to `open_at`.
+    async fn refuse_special_file(
+        &mut self,
+        fd: &Resource<types::Descriptor>,
+        path_flags: PathFlags,
+        path: &str,
+        asked: &str,
+    ) -> FsResult<()> {
+        let borrowed = Resource::new_borrow(fd.rep());
+        let Ok(stat) = self.fs.stat_at(borrowed, path_flags, path.to_owned()).await else {
+            return Ok(());
+        };
+        // wasmtime-wasi reports a FIFO or socket as `unknown`: whatever is
+        // not a file, a directory or a link not followed is refused.
+        let kind = match stat.type_ {
+            DescriptorType::RegularFile
+            | DescriptorType::Directory
+            | DescriptorType::SymbolicLink => return Ok(()),
+            DescriptorType::Fifo => "a FIFO",
+            DescriptorType::Socket => "a socket",
+            DescriptorType::CharacterDevice | DescriptorType::BlockDevice => "a device",
+            DescriptorType::Unknown => "a FIFO or a socket",
+        };
+        self.deny(
+            Op::OpenAt,
+            asked.to_owned(),
+            format!("none: `{asked}` is {kind}; plugins open only files and directories"),
+        )?;
+        Err(ErrorCode::Access.into())
+    }
+
     /// Records one denial; it counts as a log line of the stage.
     fn deny(&mut self, op: Op, asked: String, missing_grant: String) -> FsResult<()> {
         if let Err(limit) = self.log.line(std::time::Instant::now()) {
@@ -607,6 +642,8 @@ impl HostDescriptor for AuditedFs<'_> {
         // Opening to create, truncate or write needs a write grant.
         let writes = flags.contains(DescriptorFlags::WRITE)
             || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
+        self.refuse_special_file(&fd, path_flags, &path, &asked)
+            .await?;
         let result = self.fs.open_at(fd, path_flags, path, oflags, flags).await;
         let opened = self.audited(result, Op::OpenAt, &borrowed, asked.clone(), writes)?;
         if let Some(parent) = parent {

@@ -4,7 +4,9 @@
 //! The test makes a secret file outside the workspace and passes its host
 //! path as `secret` in `[stage.config]`. Nothing but the preopens exists for
 //! a plugin, so the host path, `/etc/passwd`, `/proc` and a listing of `/`
-//! must all be refused, while `/workspace/inside.txt` reads fine.
+//! must all be refused, while `/workspace/inside.txt` reads fine. The test
+//! also puts a FIFO at `/workspace/fifo`, with no writer: opening it would
+//! block forever, so the host must refuse it.
 
 use gantry_plugin_sdk::{
     Capabilities, Guest, PluginInfo, StageError, StageInput, StageOutput, config,
@@ -62,6 +64,7 @@ impl Guest for EscapeAbsolute {
         for (label, path) in HOST_FILES {
             attempts.must_refuse(label, read(path));
         }
+        attempts.must_refuse("read-fifo", read("/workspace/fifo"));
         attempts.must_refuse("list-root", list("/"));
         attempts.must_refuse("list-etc", list("/etc"));
         Ok(attempts.into_output())
