@@ -2,7 +2,8 @@
 //! the OSV API (a loopback stand-in answering from the same directory)
 //! give the same findings; the data's digest and date reach
 //! `findings.json`, the run record and the audit log; a stale, empty or
-//! ungranted source fails closed; and the findings come out as SARIF that
+//! ungranted source fails closed; an index kept between scans gives the
+//! same findings and is named by digest; and the findings come out as SARIF that
 //! an independent validator accepts.
 
 mod server;
@@ -287,6 +288,120 @@ fn a_stale_or_empty_directory_fails_closed() -> Result<()> {
         "{text}"
     );
     Ok(())
+}
+
+/// A scan of the demo directory keeping its index in `cache`, mounted
+/// writable or not.
+fn cached_scan_case(cache: &Path, writable: bool) -> Result<Scratch> {
+    let grants = if writable {
+        "read = [\".\", \"mount:osv\"]\nwrite = [\"mount:cache\"]"
+    } else {
+        "read = [\".\", \"mount:osv\", \"mount:cache\"]"
+    };
+    let toml = format!(
+        "[pipeline]\nname = \"scan\"\nworkspace = \"ws\"\n\n\
+         [pipeline.mounts]\nosv = {:?}\ncache = {:?}\n\n\
+         [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\n\n\
+         [stage.config]\nfail-on = \"none\"\ndb = \"/mnt/osv\"\n\
+         index-cache = \"/mnt/cache\"\n{LENIENT_AGE}\n\n\
+         [stage.grants]\n{grants}\n",
+        demo_osv().display().to_string(),
+        cache.display().to_string()
+    );
+    let scratch = Scratch::new(&toml)?;
+    std::fs::copy(
+        repo_root().join(LOCKFILE),
+        scratch.workspace().join("Cargo.lock"),
+    )?;
+    Ok(scratch)
+}
+
+#[test]
+fn the_index_cache_is_written_then_read_and_its_digest_recorded() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let scratch = cached_scan_case(cache.path(), true)?;
+
+    // First scan: reads the directory, writes the index.
+    let (first_gantry, ran) = run(&scratch)?;
+    let (first_stage, first_out) = passed_scan(&first_gantry, &ran)?;
+    let first = read_json(&first_out.join("findings.json"))?;
+    let index = &first["database"]["index"];
+    assert_eq!(index["reused"], false, "{first:#}");
+    let files: Vec<_> = std::fs::read_dir(cache.path())?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        files.len() == 1,
+        "one index file and nothing else: {files:?}"
+    );
+    let bytes = std::fs::read(&files[0])?;
+    let digest = format!("sha256:{}", sha256_hex(&bytes));
+    assert_eq!(index["digest"], digest.as_str());
+    let name = files[0].file_name().context("a file name")?;
+    assert_eq!(
+        index["file"],
+        format!("/mnt/cache/{}", name.to_string_lossy()).as_str()
+    );
+    assert_eq!(first_stage["metadata"]["db-index-digest"], digest.as_str());
+    let summary = first_stage["summary"].as_str().unwrap_or_default();
+    ensure!(summary.ends_with(", index written"), "{summary}");
+    assert_eq!(
+        stage_end(&first_gantry)?["vulnerability_db"]["index"],
+        digest.as_str()
+    );
+
+    // Second scan: reads the index, finds the same, names the same data.
+    let (second_gantry, ran) = run(&scratch)?;
+    let (second_stage, second_out) = passed_scan(&second_gantry, &ran)?;
+    let second = read_json(&second_out.join("findings.json"))?;
+    assert_eq!(second["database"]["index"]["reused"], true);
+    assert_eq!(second["database"]["index"]["digest"], digest.as_str());
+    assert_eq!(second["findings"], first["findings"]);
+    assert_eq!(second["warnings"], first["warnings"]);
+    assert_eq!(second["database"]["digest"], manifest_digest(&demo_osv())?);
+    assert_eq!(second["database"]["location"], "/mnt/osv");
+    assert_eq!(
+        second["database"]["snapshot"],
+        first["database"]["snapshot"]
+    );
+    let summary = second_stage["summary"].as_str().unwrap_or_default();
+    ensure!(summary.ends_with(", from its index"), "{summary}");
+    assert_eq!(
+        stage_end(&second_gantry)?["vulnerability_db"]["index"],
+        digest.as_str()
+    );
+    first_gantry.assert_audit_intact()?;
+    second_gantry.assert_audit_intact()
+}
+
+#[test]
+fn a_cache_the_stage_may_not_write_is_a_warning_not_a_failure() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let scratch = cached_scan_case(cache.path(), false)?;
+    let (gantry, ran) = run(&scratch)?;
+    let (stage, out) = passed_scan(&gantry, &ran)?;
+    ensure!(
+        ran.stderr.contains("advisory index not used"),
+        "{}",
+        ran.stderr
+    );
+    ensure!(
+        ran.stderr.contains("could not be written"),
+        "{}",
+        ran.stderr
+    );
+    let findings = read_json(&out.join("findings.json"))?;
+    ensure!(findings["database"]["index"].is_null(), "{findings:#}");
+    ensure!(stage["metadata"]["db-index-digest"].is_null(), "{stage:#}");
+    assert_eq!(
+        findings["database"]["digest"],
+        manifest_digest(&demo_osv())?
+    );
+    ensure!(
+        std::fs::read_dir(cache.path())?.next().is_none(),
+        "nothing was written to a read-only grant"
+    );
+    gantry.assert_audit_intact()
 }
 
 #[test]

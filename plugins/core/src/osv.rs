@@ -29,6 +29,7 @@
 //! findings.
 
 pub mod api;
+pub mod cache;
 mod database;
 mod dump;
 mod index;
@@ -40,8 +41,8 @@ mod score;
 mod version;
 
 pub use database::{
-    CLOCK_SKEW, DEFAULT_MAX_AGE, DatabaseInfo, FreshnessError, LoadedDatabase, ManifestEntry,
-    SourceKind, check_freshness, format_timestamp, parse_max_age, parse_timestamp,
+    CLOCK_SKEW, DEFAULT_MAX_AGE, DatabaseInfo, FreshnessError, IndexInfo, LoadedDatabase,
+    ManifestEntry, SourceKind, check_freshness, format_timestamp, parse_max_age, parse_timestamp,
 };
 pub use dump::read_dir;
 pub use index::{AdvisoryIndex, DataProblem, Hit, Matches, OsvError, package_key};

@@ -27,6 +27,10 @@ pub const CONFIG_SCHEMA: &str = r#"{
       "default": "https://api.osv.dev",
       "description": "The OSV API's base URL, with source api"
     },
+    "index-cache": {
+      "type": "string",
+      "description": "A directory the stage may write, e.g. /mnt/osv-cache, where the db directory's parsed index is kept between scans; with source dir"
+    },
     "max-db-age": {
       "type": "string",
       "default": "7d",
@@ -86,6 +90,10 @@ pub struct ScanConfig {
     /// The API's base URL, with [`Source::Api`].
     #[serde(default)]
     pub api: Option<String>,
+    /// Where to keep the directory's index between scans, with
+    /// [`Source::Dir`]; no index is kept when absent.
+    #[serde(default)]
+    pub index_cache: Option<String>,
     /// How old the directory's newest advisory may be, with
     /// [`Source::Dir`].
     #[serde(default, deserialize_with = "max_age")]
@@ -164,6 +172,10 @@ impl ScanConfig {
             )),
             Source::Api if self.db.is_some() => Err(config::invalid(
                 "db",
+                "is used only with `source = \"dir\"`",
+            )),
+            Source::Api if self.index_cache.is_some() => Err(config::invalid(
+                "index-cache",
                 "is used only with `source = \"dir\"`",
             )),
             Source::Api if self.max_db_age.is_some() => Err(config::invalid(
@@ -324,6 +336,11 @@ mod tests {
         );
         let stray = message(r#"{"db": "/mnt/osv", "api": "https://api.osv.dev"}"#);
         assert!(stray.starts_with("`api`: is used only with"), "{stray}");
+        let cache = message(r#"{"source": "api", "index-cache": "/mnt/cache"}"#);
+        assert!(
+            cache.starts_with("`index-cache`: is used only with `source = \"dir\"`"),
+            "{cache}"
+        );
         let scheme = message(r#"{"source": "api", "api": "ftp://x"}"#);
         assert!(
             scheme.contains("`ftp://x` is not an http or https URL"),

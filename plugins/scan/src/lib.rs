@@ -77,7 +77,7 @@ impl Guest for Scan {
         let config = ScanConfig::parse(&input.config)?;
         let inputs = inputs::read(Path::new(WORKSPACE), config.lockfiles.as_deref())?;
         log_inputs(&inputs);
-        let database = source::load(&config, &inputs.inventories)?;
+        let database = source::load(&config, &inputs.inventories, &input.run_id)?;
 
         sboms::write(&inputs.inventories, &input.run_id)?;
         let mut report = osv::scan_inventories(&database.index, &inputs.inventories);
@@ -126,6 +126,9 @@ impl Guest for Scan {
             .with_metadata("warnings", report.warnings.len().to_string())
             .with_metadata("unreadable", report.unreadable.len().to_string())
             .with_metadata("fail-on", config.fail_on.to_string());
+        if let Some(index) = &database.info.index {
+            output = output.with_metadata("db-index-digest", index.digest.clone());
+        }
         for (key, value) in policy::metadata(&rules) {
             output = output.with_metadata(key, value);
         }

@@ -10,6 +10,12 @@
 //! The API serves the live database, so no age applies; its answer is
 //! named by the digest of the advisories fetched.
 //!
+//! With `index-cache`, a directory the stage may write, the directory's
+//! parsed advisories are kept there between scans and read back while the
+//! directory's files keep their names, sizes and times (see
+//! `gantry_plugin_core::osv::cache`); the index file's digest is recorded
+//! beside the database's.
+//!
 //! Either way the advisories go through the same index and matcher.
 
 use std::collections::BTreeSet;
@@ -42,9 +48,13 @@ pub struct Database {
 /// [`StageError::MissingInput`] when the directory cannot be read, holds
 /// no advisories or is stale, and when the API refuses, fails or answers
 /// something that does not fit.
-pub fn load(config: &ScanConfig, inventories: &[Inventory]) -> Result<Database, StageError> {
+pub fn load(
+    config: &ScanConfig,
+    inventories: &[Inventory],
+    run_id: &str,
+) -> Result<Database, StageError> {
     let loaded = match config.source {
-        Source::Dir => load_dir(config)?,
+        Source::Dir => load_dir(config, run_id)?,
         Source::Api => load_api(config.api(), inventories)?,
     };
     let (index, info, problems) = loaded.into_index();
@@ -68,16 +78,31 @@ pub fn load(config: &ScanConfig, inventories: &[Inventory]) -> Result<Database, 
 pub fn summary_line(info: &DatabaseInfo) -> String {
     let short = info.digest.get(..19).unwrap_or(&info.digest);
     let newest = info.snapshot.as_deref().unwrap_or("undated");
+    let index = match &info.index {
+        Some(index) if index.reused => ", from its index",
+        Some(_) => ", index written",
+        None => "",
+    };
     format!(
-        "advisories {} {short}, newest {newest}",
+        "advisories {} {short}, newest {newest}{index}",
         info.source.as_str()
     )
 }
 
-fn load_dir(config: &ScanConfig) -> Result<LoadedDatabase, StageError> {
+fn load_dir(config: &ScanConfig, run_id: &str) -> Result<LoadedDatabase, StageError> {
     let db = config.db();
-    let loaded = osv::read_dir(Path::new(db))
-        .map_err(|error| StageError::MissingInput(error_chain(&error)))?;
+    let unreadable = |error: osv::OsvError| StageError::MissingInput(error_chain(&error));
+    let loaded = match &config.index_cache {
+        None => osv::read_dir(Path::new(db)).map_err(unreadable)?,
+        Some(cache) => {
+            let cached = osv::cache::load_dir_cached(Path::new(db), Path::new(cache), run_id)
+                .map_err(unreadable)?;
+            for problem in &cached.cache_problems {
+                log::warn("advisory index not used", &[("problem", problem)]);
+            }
+            cached.loaded
+        }
+    };
     if loaded.info.advisories == 0 {
         return Err(StageError::MissingInput(format!(
             "OSV directory `{db}` holds no advisories; is `db` the right folder?"
@@ -130,6 +155,12 @@ fn log_loaded(info: &DatabaseInfo, index: &AdvisoryIndex) {
             ("db", &info.location),
             ("digest", &info.digest),
             ("snapshot", info.snapshot.as_deref().unwrap_or("undated")),
+            (
+                "index",
+                info.index
+                    .as_ref()
+                    .map_or("none", |index| index.digest.as_str()),
+            ),
             ("records", &info.advisories.to_string()),
             ("advisories", &index.len().to_string()),
             ("withdrawn-skipped", &index.withdrawn().to_string()),

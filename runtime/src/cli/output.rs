@@ -350,6 +350,13 @@ fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
+/// `1 line`, `2 lines`.
+fn counted(count: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let count = count.to_string();
+    let noun = if count == "1" { one } else { many };
+    format!("{count} {noun}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::terminal_safe;
@@ -362,11 +369,4 @@ mod tests {
             "# ATO\n\tall good\\u{1b}[8m\nhidden\\u{202e}txt"
         );
     }
-}
-
-/// `1 line`, `2 lines`.
-fn counted(count: impl std::fmt::Display, one: &str, many: &str) -> String {
-    let count = count.to_string();
-    let noun = if count == "1" { one } else { many };
-    format!("{count} {noun}")
 }

@@ -17,7 +17,8 @@
 //!   signer, kind, exact grants and limits;
 //! - `buildDefinition.resolvedDependencies`: the workspace (with its git
 //!   commit), each plugin by digest, and the vulnerability database a scan
-//!   stage reported as `db-digest`;
+//!   stage reported as `db-digest` (with the index it read the database
+//!   through, `db-index-digest`, when it kept one);
 //! - `runDetails`: the builder, the run id and times, and every artifact's
 //!   digest as a byproduct.
 
@@ -175,6 +176,13 @@ fn dependencies(record: &RunRecord) -> Vec<Value> {
             deps.push(json!({
                 "name": "vulnerability-database",
                 "digest": digest_set(db),
+                "annotations": { "stage": stage.id },
+            }));
+        }
+        if let Some(index) = stage.metadata.get("db-index-digest") {
+            deps.push(json!({
+                "name": "vulnerability-database-index",
+                "digest": digest_set(index),
                 "annotations": { "stage": stage.id },
             }));
         }

@@ -659,11 +659,16 @@ impl Session {
 }
 
 /// The advisory database a scan stage matched against, from its
-/// `db-digest` and `db-snapshot` metadata; none for other stages.
+/// `db-digest`, `db-snapshot` and `db-index-digest` metadata; none for
+/// other stages.
 fn vulnerability_db(record: &StageRecord) -> Option<serde_json::Value> {
     let digest = record.metadata.get("db-digest")?;
     let snapshot = record.metadata.get("db-snapshot");
-    Some(json!({ "digest": digest, "snapshot": snapshot }))
+    let mut db = json!({ "digest": digest, "snapshot": snapshot });
+    if let Some(index) = record.metadata.get("db-index-digest") {
+        db["index"] = json!(index);
+    }
+    Some(db)
 }
 
 /// The host's view of a stage's limits.

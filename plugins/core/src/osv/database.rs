@@ -69,6 +69,23 @@ pub struct DatabaseInfo {
     /// record says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// The index file the advisories were read from or written to, when
+    /// the scan keeps one (see `cache.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexInfo>,
+}
+
+/// The index of an OSV directory a scan used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IndexInfo {
+    /// The index file as the stage sees it.
+    pub file: String,
+    /// `sha256:<hex>` of the index file's bytes.
+    pub digest: String,
+    /// Whether the advisories were read from it (`true`) or from the
+    /// directory, and the index written (`false`).
+    pub reused: bool,
 }
 
 /// Advisories from either source, and what identifies them.
@@ -122,6 +139,7 @@ impl LoadedDatabase {
                 digest,
                 advisories: entries.len(),
                 snapshot: snapshot.map(format_timestamp),
+                index: None,
             },
             advisories: entries.into_iter().map(|entry| entry.advisory).collect(),
             problems,

@@ -65,7 +65,7 @@ fn relative_name(dir: &Path, file: &Path) -> String {
     parts.join("/")
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), OsvError> {
+pub(crate) fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), OsvError> {
     let read_error = |error| OsvError::ReadDir {
         path: dir.to_owned(),
         error,

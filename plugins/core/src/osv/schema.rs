@@ -5,42 +5,61 @@
 //! own under `database_specific`. Lists the schema marks optional may be
 //! absent or `null`; both read as empty.
 
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One OSV record.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Advisory {
     /// The advisory id, e.g. `RUSTSEC-2021-0003`.
     pub id: String,
     /// Other ids for the same problem, e.g. CVE and GHSA ids.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub aliases: Vec<String>,
     /// When the record last changed, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<String>,
     /// When the record was withdrawn, if it was.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
     /// A one-line description.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Severity scores of the whole advisory.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub severity: Vec<SeverityScore>,
     /// The packages and versions affected.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub affected: Vec<Affected>,
     /// Links about the advisory.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub references: Vec<Reference>,
-    /// Whatever the database adds.
-    #[serde(default)]
-    pub database_specific: Option<Value>,
+    /// What the scan reads of whatever the database adds.
+    #[serde(default, skip_serializing_if = "Specific::is_empty")]
+    pub database_specific: Specific,
 }
 
 /// A severity score: a type such as `CVSS_V3` and a vector string.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct SeverityScore {
     /// `CVSS_V2`, `CVSS_V3`, `CVSS_V4` or `Ubuntu`.
     #[serde(rename = "type")]
@@ -50,73 +69,230 @@ pub struct SeverityScore {
 }
 
 /// One affected package and its versions.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Affected {
     /// The package; the schema allows it to be absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<AffectedPackage>,
     /// Severity scores for this package only.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub severity: Vec<SeverityScore>,
     /// Version ranges.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub ranges: Vec<Range>,
     /// Explicitly listed affected versions.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub versions: Vec<String>,
-    /// Ecosystem-defined details, e.g. affected functions.
-    #[serde(default)]
-    pub ecosystem_specific: Option<Value>,
-    /// Database-defined details, e.g. RustSec's `informational`.
-    #[serde(default)]
-    pub database_specific: Option<Value>,
+    /// What the scan reads of the ecosystem-defined details.
+    #[serde(default, skip_serializing_if = "Specific::is_empty")]
+    pub ecosystem_specific: Specific,
+    /// What the scan reads of the database-defined details, e.g.
+    /// RustSec's `informational`.
+    #[serde(default, skip_serializing_if = "Specific::is_empty")]
+    pub database_specific: Specific,
+}
+
+/// The two keys the scan reads from an `ecosystem_specific` or
+/// `database_specific` object: `severity` (GitHub's word for the
+/// advisory) and `informational` (RustSec's kind of notice).
+///
+/// The rest of the object, often large (Go lists every affected symbol),
+/// is skipped without being built. A key holding anything but a string
+/// reads as absent, as does a value that is not an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Specific {
+    /// `severity`, when it is a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// `informational`, when it is a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub informational: Option<String>,
+}
+
+impl Specific {
+    /// Whether neither key was there.
+    pub fn is_empty(&self) -> bool {
+        self.severity.is_none() && self.informational.is_none()
+    }
+}
+
+impl<'de> Deserialize<'de> for Specific {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SpecificVisitor)
+    }
+}
+
+/// The visits of a value the scan has no use for: it reads as `$empty`.
+macro_rules! ignore_other_values {
+    ($output:ty, $empty:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<$output, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($empty)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<$output, E> {
+            Ok($empty)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<$output, E> {
+            Ok($empty)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<$output, E> {
+            Ok($empty)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<$output, E> {
+            Ok($empty)
+        }
+
+        fn visit_unit<E>(self) -> Result<$output, E> {
+            Ok($empty)
+        }
+    };
+}
+
+struct SpecificVisitor;
+
+impl<'de> Visitor<'de> for SpecificVisitor {
+    type Value = Specific;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Specific, A::Error> {
+        let mut specific = Specific::default();
+        while let Some(key) = map.next_key::<KeyName>()? {
+            let slot = match key {
+                KeyName::Severity => &mut specific.severity,
+                KeyName::Informational => &mut specific.informational,
+                KeyName::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value::<StringOrOther>()?.0;
+        }
+        Ok(specific)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Specific, E> {
+        Ok(Specific::default())
+    }
+
+    ignore_other_values!(Specific, Specific::default());
+}
+
+/// A key of a `*_specific` object, as far as the scan cares.
+enum KeyName {
+    Severity,
+    Informational,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for KeyName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let key = Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(match key.as_ref() {
+            "severity" => Self::Severity,
+            "informational" => Self::Informational,
+            _ => Self::Other,
+        })
+    }
+}
+
+/// A string, or `None` for any other JSON value.
+struct StringOrOther(Option<String>);
+
+impl<'de> Deserialize<'de> for StringOrOther {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringOrOtherVisitor)
+    }
+}
+
+struct StringOrOtherVisitor;
+
+impl<'de> Visitor<'de> for StringOrOtherVisitor {
+    type Value = StringOrOther;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<StringOrOther, E> {
+        Ok(StringOrOther(Some(text.to_owned())))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringOrOther, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(StringOrOther(None))
+    }
+
+    ignore_other_values!(StringOrOther, StringOrOther(None));
 }
 
 /// The package an `affected` entry is about.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct AffectedPackage {
     /// The ecosystem, e.g. `crates.io`.
     pub ecosystem: String,
     /// The package name in that ecosystem.
     pub name: String,
     /// The package's purl, without version.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purl: Option<String>,
 }
 
 /// A range of affected versions, as events.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Range {
     /// `SEMVER`, `ECOSYSTEM` or `GIT`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The repository, for `GIT` ranges.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     /// The events, in any order.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub events: Vec<Event>,
 }
 
 /// One range event; the schema requires exactly one field to be set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Event {
     /// The first affected version; `0` means from the start.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduced: Option<String>,
     /// The first version no longer affected.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
     /// The last version still affected.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_affected: Option<String>,
     /// An upper bound on the search, for `GIT` ranges.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
 }
 
 /// A link about an advisory.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Reference {
     /// `ADVISORY`, `WEB`, `REPORT`, `PACKAGE`, …
     #[serde(rename = "type")]
@@ -131,11 +307,11 @@ impl Advisory {
     /// `notice`) with a `database_specific.informational` string, on the
     /// record or on an affected entry.
     pub fn informational(&self) -> Option<&str> {
-        let on_record = informational_of(self.database_specific.as_ref());
+        let on_record = informational_of(&self.database_specific);
         let on_entry = || {
             self.affected
                 .iter()
-                .find_map(|affected| informational_of(affected.database_specific.as_ref()))
+                .find_map(|affected| informational_of(&affected.database_specific))
         };
         on_record.or_else(on_entry)
     }
@@ -204,10 +380,10 @@ impl EventKind {
     }
 }
 
-fn informational_of(database_specific: Option<&Value>) -> Option<&str> {
-    database_specific?
-        .get("informational")?
-        .as_str()
+fn informational_of(database_specific: &Specific) -> Option<&str> {
+    database_specific
+        .informational
+        .as_deref()
         .filter(|kind| !kind.is_empty())
 }
 
@@ -251,6 +427,39 @@ mod tests {
         );
         assert_eq!(vulnerability.informational(), None);
         assert!(vulnerability.aliases.is_empty());
+    }
+
+    #[test]
+    fn only_string_severity_and_informational_are_read_from_specific_objects() {
+        let read = |json: &str| serde_json::from_str::<Specific>(json).unwrap();
+        assert_eq!(
+            read(
+                r#"{"imports": [{"path": "x", "symbols": ["A", "B"]}], "severity": "HIGH",
+                    "informational": "unsound", "cwe_ids": {"nested": [1, 2.5, null, true]}}"#
+            ),
+            Specific {
+                severity: Some("HIGH".into()),
+                informational: Some("unsound".into()),
+            }
+        );
+        // A key holding something else reads as absent; so does a value
+        // that is not an object, whatever it is.
+        let absent = Specific::default();
+        assert_eq!(read(r#"{"severity": {"level": "HIGH"}}"#), absent);
+        assert_eq!(
+            read(r#"{"severity": ["HIGH"], "informational": 3}"#),
+            absent
+        );
+        for other in [r#""HIGH""#, "[1, {}]", "7", "-7", "0.5", "true", "null"] {
+            assert_eq!(read(other), absent, "{other}");
+        }
+        // Escaped keys are still the keys they spell.
+        assert_eq!(
+            read(r#"{"sev\u0065rity": "LOW"}"#).severity.as_deref(),
+            Some("LOW")
+        );
+        // Malformed JSON is still an error.
+        assert!(serde_json::from_str::<Specific>(r#"{"severity": "HIGH""#).is_err());
     }
 
     #[test]

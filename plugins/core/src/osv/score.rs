@@ -15,8 +15,6 @@
 //! tried; a severity word is a fallback only, so it never overrides a
 //! vector. An advisory with none of these is of unknown severity.
 
-use serde_json::Value;
-
 use super::report::Severity;
 use super::schema::{Advisory, Affected, SeverityScore};
 use crate::cvss::{self, Rating};
@@ -106,11 +104,7 @@ fn severity_word(
         ("database_specific", &advisory.database_specific),
     ];
     for (place, value) in places {
-        let Some(word) = value
-            .as_ref()
-            .and_then(|value| value.get("severity"))
-            .and_then(Value::as_str)
-        else {
+        let Some(word) = value.severity.as_deref() else {
             continue;
         };
         match parse_word(word) {

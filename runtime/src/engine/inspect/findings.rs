@@ -472,8 +472,8 @@ fn beyond_ceiling(stage: &StageFacts<'_>, policy: &Policy) -> Vec<Finding> {
         .collect()
 }
 
-/// Write grants of one stage that overlap read grants of another: the
-/// writer can change what the reader sees.
+/// Write grants of one stage that overlap read or write grants of another:
+/// the writer can change what the reader sees.
 fn writes_overlapping_reads(stages: &[StageFacts<'_>]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for writer in stages {
@@ -495,7 +495,9 @@ fn writes_overlapping_reads(stages: &[StageFacts<'_>]) -> Vec<Finding> {
                         .is_some_and(|r| r.starts_with(dir) || dir.starts_with(r)),
                     (None, None) => false,
                 };
-                let Some(read) = reader.grants.read.iter().find(overlapping) else {
+                // A directory a stage may write, it may read as well.
+                let mut reads = reader.grants.read.iter().chain(&reader.grants.write);
+                let Some(read) = reads.find(overlapping) else {
                     continue;
                 };
                 let message = format!(
@@ -807,6 +809,38 @@ mod tests {
         assert_eq!(pairs, [("build", Some("scan")), ("build", Some("scan"))]);
         assert!(found[0].message.contains("`src`") && found[0].message.contains("`.`"));
         assert!(found[1].message.contains("`mount:registry`"));
+    }
+
+    #[test]
+    fn two_stages_writing_one_directory_are_each_found() {
+        // The scan keeps its index in a cache another stage also writes.
+        let scan = StageGrants {
+            read: vec![dir(".")],
+            write: vec![mount("cache", Some("/data/cache"))],
+            ..StageGrants::default()
+        };
+        let other = StageGrants {
+            write: vec![mount("cache", Some("/data/cache"))],
+            ..StageGrants::default()
+        };
+        let stages = [
+            facts("scan", &[], None, &scan),
+            facts("fetch", &[], None, &other),
+        ];
+        let found = writes_overlapping_reads(&stages);
+        let pairs: Vec<_> = found
+            .iter()
+            .map(|f| (f.stage.as_str(), f.other_stage.as_deref()))
+            .collect();
+        assert_eq!(pairs, [("scan", Some("fetch")), ("fetch", Some("scan"))]);
+        assert!(
+            found[1].message.contains("`mount:cache`"),
+            "{}",
+            found[1].message
+        );
+
+        // Control: the scan alone writing its cache is no finding.
+        assert!(writes_overlapping_reads(&stages[..1]).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ fn info(snapshot: Option<&str>) -> DatabaseInfo {
         digest: "sha256:00".to_owned(),
         advisories: 3,
         snapshot: snapshot.map(str::to_owned),
+        index: None,
     }
 }
 
