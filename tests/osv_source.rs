@@ -29,9 +29,19 @@ const LENIENT_AGE: &str = "max-db-age = \"36500d\"";
 /// A one-stage scan pipeline over the sample's lockfile, with `osv`
 /// mounted from `osv_dir`, `config` and `grants` as TOML lines.
 fn scan_case(osv_dir: &Path, config: &str, grants: &str) -> Result<Scratch> {
+    scan_case_with_mounts(osv_dir, "", config, grants)
+}
+
+/// [`scan_case`] with more `[pipeline.mounts]` lines.
+fn scan_case_with_mounts(
+    osv_dir: &Path,
+    mounts: &str,
+    config: &str,
+    grants: &str,
+) -> Result<Scratch> {
     let toml = format!(
         "[pipeline]\nname = \"scan\"\nworkspace = \"ws\"\n\n\
-         [pipeline.mounts]\nosv = {:?}\n\n\
+         [pipeline.mounts]\nosv = {:?}\n{mounts}\n\
          [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\n\n\
          [stage.config]\nfail-on = \"none\"\n{config}\n\n\
          [stage.grants]\n{grants}\n",
@@ -298,22 +308,12 @@ fn cached_scan_case(cache: &Path, writable: bool) -> Result<Scratch> {
     } else {
         "read = [\".\", \"mount:osv\", \"mount:cache\"]"
     };
-    let toml = format!(
-        "[pipeline]\nname = \"scan\"\nworkspace = \"ws\"\n\n\
-         [pipeline.mounts]\nosv = {:?}\ncache = {:?}\n\n\
-         [[stage]]\nid = \"scan\"\nplugin = \"gantry:scan\"\n\n\
-         [stage.config]\nfail-on = \"none\"\ndb = \"/mnt/osv\"\n\
-         index-cache = \"/mnt/cache\"\n{LENIENT_AGE}\n\n\
-         [stage.grants]\n{grants}\n",
-        demo_osv().display().to_string(),
-        cache.display().to_string()
-    );
-    let scratch = Scratch::new(&toml)?;
-    std::fs::copy(
-        repo_root().join(LOCKFILE),
-        scratch.workspace().join("Cargo.lock"),
-    )?;
-    Ok(scratch)
+    scan_case_with_mounts(
+        &demo_osv(),
+        &format!("cache = {:?}\n", cache.display().to_string()),
+        &format!("db = \"/mnt/osv\"\nindex-cache = \"/mnt/cache\"\n{LENIENT_AGE}"),
+        grants,
+    )
 }
 
 #[test]
