@@ -16,10 +16,11 @@
 //! The index file carries the database's [`DatabaseInfo`] as computed when
 //! it was built (the digest of every advisory's bytes, the snapshot date),
 //! the problems found then, and the advisories in the schema's own form,
-//! keeping only the fields the scan reads. Its bytes are a function of the
-//! advisory data, so an auditor can rebuild it from the directory and
-//! compare digests; the scan records the digest of the index file it used
-//! in [`DatabaseInfo::index`].
+//! keeping only the fields the scan reads. The key is in the file's name,
+//! not in its bytes, which are a function of the advisory data alone: an
+//! auditor can rebuild the index from any copy of the directory and compare
+//! digests. The scan records the digest of the index file it used in
+//! [`DatabaseInfo::index`].
 //!
 //! Whoever may write the cache directory decides what a later scan
 //! matches against: grant it to the scan stage alone.
@@ -47,7 +48,6 @@ const PREFIX: &str = "osv-index-";
 #[derive(Debug, Serialize, Deserialize)]
 struct IndexFile {
     format: String,
-    key: String,
     database: DatabaseInfo,
     problems: Vec<String>,
     advisories: Vec<Advisory>,
@@ -77,9 +77,9 @@ pub struct CachedLoad {
 /// [`CachedLoad::cache_problems`].
 pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoad, OsvError> {
     let key = directory_key(db)?;
-    let file = cache.join(format!("{PREFIX}{}.json", &key[..32]));
+    let file = cache.join(format!("{PREFIX}{key}.json"));
     let mut cache_problems = Vec::new();
-    match read_index(&file, &key) {
+    match read_index(&file) {
         Ok(Some((mut loaded, digest))) => {
             loaded.info.location = db.display().to_string();
             loaded.info.index = Some(IndexInfo {
@@ -96,7 +96,7 @@ pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoa
         Err(problem) => cache_problems.push(problem),
     }
     let mut loaded = read_dir(db)?;
-    match write_index(&file, &key, &loaded, nonce) {
+    match write_index(&file, &loaded, nonce) {
         Ok(digest) => {
             loaded.info.index = Some(IndexInfo {
                 file: file.display().to_string(),
@@ -177,10 +177,9 @@ fn key_lines(db: &Path, dir: &Path, lines: &mut Vec<String>) -> Result<(), OsvEr
     Ok(())
 }
 
-/// The index in `file` and its digest, when it is there and made for
-/// `key`; `Ok(None)` when there is none; a message when it is there but
-/// cannot be used.
-fn read_index(file: &Path, key: &str) -> Result<Option<(LoadedDatabase, String)>, String> {
+/// The index in `file` and its digest, when it is there; `Ok(None)` when
+/// there is none; a message when it is there but cannot be used.
+fn read_index(file: &Path) -> Result<Option<(LoadedDatabase, String)>, String> {
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -205,9 +204,6 @@ fn read_index(file: &Path, key: &str) -> Result<Option<(LoadedDatabase, String)>
             index.format
         )));
     }
-    if index.key != key {
-        return Err(unusable("was made for other data".to_owned()));
-    }
     if index.database.advisories != index.advisories.len() {
         return Err(unusable(format!(
             "says it holds {} advisories but holds {}",
@@ -229,15 +225,9 @@ fn read_index(file: &Path, key: &str) -> Result<Option<(LoadedDatabase, String)>
 
 /// Writes the index of `loaded` to `file` through a temporary file in the
 /// same directory, renamed into place; returns its digest.
-fn write_index(
-    file: &Path,
-    key: &str,
-    loaded: &LoadedDatabase,
-    nonce: &str,
-) -> Result<String, String> {
+fn write_index(file: &Path, loaded: &LoadedDatabase, nonce: &str) -> Result<String, String> {
     let index = IndexFile {
         format: FORMAT.to_owned(),
-        key: key.to_owned(),
         // Where the directory was mounted is no part of the data.
         database: DatabaseInfo {
             location: String::new(),
@@ -436,10 +426,6 @@ mod tests {
                 "has format `gantry-osv-index/0`",
             ),
             (
-                good.replacen("\"key\":\"", "\"key\":\"0", 1),
-                "was made for other data",
-            ),
-            (
                 good.replacen("\"advisories\":7", "\"advisories\":8", 1),
                 "says it holds 8 advisories but holds 7",
             ),
@@ -483,24 +469,29 @@ mod tests {
 
     #[test]
     fn the_index_is_a_function_of_the_data() {
+        // Two copies of the data, made apart: other times, other keys, the
+        // same index bytes.
         let work = tempfile::tempdir().unwrap();
-        let db = work.path().join("osv");
-        copy_fixture(&db);
         let (one, two) = (work.path().join("one"), work.path().join("two"));
-        std::fs::create_dir(&one).unwrap();
-        std::fs::create_dir(&two).unwrap();
-        let a = load_dir_cached(&db, &one, "a")
+        copy_fixture(&one);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        copy_fixture(&two);
+        assert_ne!(directory_key(&one).unwrap(), directory_key(&two).unwrap());
+        let cache = work.path().join("cache");
+        std::fs::create_dir(&cache).unwrap();
+        let a = load_dir_cached(&one, &cache, "a")
             .unwrap()
             .loaded
             .info
             .index
             .unwrap();
-        let b = load_dir_cached(&db, &two, "b")
+        let b = load_dir_cached(&two, &cache, "b")
             .unwrap()
             .loaded
             .info
             .index
             .unwrap();
+        assert_ne!(a.file, b.file);
         assert_eq!(a.digest, b.digest);
     }
 }
