@@ -298,7 +298,11 @@ pub fn audit_verify(path: &Path, json: bool) -> anyhow::Result<i32> {
                 "audit log `{}` is intact: {}, head {}; the chain heads run records name \
                  are all in it ({})",
                 path.display(),
-                counted(summary.chain.lines, "line", "lines"),
+                counted(
+                    usize::try_from(summary.chain.lines).unwrap_or(usize::MAX),
+                    "line",
+                    "lines"
+                ),
                 summary.chain.head,
                 counted(summary.heads_checked, "head", "heads")
             );
@@ -351,9 +355,8 @@ fn print_json(value: &serde_json::Value) {
 }
 
 /// `1 line`, `2 lines`.
-fn counted(count: impl std::fmt::Display, one: &str, many: &str) -> String {
-    let count = count.to_string();
-    let noun = if count == "1" { one } else { many };
+fn counted(count: usize, one: &str, many: &str) -> String {
+    let noun = if count == 1 { one } else { many };
     format!("{count} {noun}")
 }
 

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::database::{DatabaseInfo, IndexInfo, LoadedDatabase};
-use super::dump::read_dir;
+use super::dump::{read_dir, walk};
 use super::index::OsvError;
 use super::schema::Advisory;
 
@@ -44,13 +44,22 @@ pub const FORMAT: &str = "gantry-osv-index/1";
 /// The file name prefix of index files.
 const PREFIX: &str = "osv-index-";
 
-/// One index file.
-#[derive(Debug, Serialize, Deserialize)]
+/// One index file, as read.
+#[derive(Debug, Deserialize)]
 struct IndexFile {
     format: String,
     database: DatabaseInfo,
     problems: Vec<String>,
     advisories: Vec<Advisory>,
+}
+
+/// One index file, as written: the same fields, borrowed.
+#[derive(Serialize)]
+struct IndexFileOut<'a> {
+    format: &'a str,
+    database: &'a DatabaseInfo,
+    problems: &'a [String],
+    advisories: &'a [Advisory],
 }
 
 /// An OSV directory's advisories, through the cache when it holds them.
@@ -120,61 +129,33 @@ pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoa
 ///
 /// [`OsvError`] when the directory or a file's metadata cannot be read.
 pub fn directory_key(db: &Path) -> Result<String, OsvError> {
-    let mut lines = Vec::new();
-    key_lines(db, db, &mut lines)?;
     let mut hasher = Sha256::new();
     hasher.update(FORMAT.as_bytes());
     hasher.update(b"\n");
-    for line in lines {
-        hasher.update(line.as_bytes());
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// The key's lines for `dir`, recursively: the walk of `dump.rs`, taking
-/// each file's metadata from its directory entry (a link's from its
-/// target, as reading it would).
-fn key_lines(db: &Path, dir: &Path, lines: &mut Vec<String>) -> Result<(), OsvError> {
-    let read_error = |error| OsvError::ReadDir {
-        path: dir.to_owned(),
-        error,
-    };
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        let path = entry.path();
+    walk(db, &mut |path, entry| {
+        let read_error = |error| OsvError::ReadFile {
+            path: path.clone(),
+            error,
+        };
+        // A link is keyed by its target, which is what reading it reads.
         let mut metadata = entry.metadata().map_err(read_error)?;
         if metadata.is_symlink() {
-            metadata = std::fs::metadata(&path).map_err(|error| OsvError::ReadFile {
-                path: path.clone(),
-                error,
-            })?;
-            // `dump.rs` does not follow a link to a directory.
-            if metadata.is_dir() {
-                continue;
-            }
+            metadata = std::fs::metadata(&path).map_err(read_error)?;
         }
-        entries.push((path, metadata));
-    }
-    entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-    for (path, metadata) in entries {
-        if metadata.is_dir() {
-            key_lines(db, &path, lines)?;
-        } else if path.extension().is_some_and(|ext| ext == "json") {
-            let modified = metadata
-                .modified()
-                .ok()
-                .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |since| since.as_nanos());
-            let name = path.strip_prefix(db).unwrap_or(&path);
-            lines.push(format!(
-                "{}\t{}\t{modified}\n",
-                name.display(),
-                metadata.len()
-            ));
-        }
-    }
-    Ok(())
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |since| since.as_nanos());
+        let name = path.strip_prefix(db).unwrap_or(&path);
+        hasher.update(format!(
+            "{}\t{}\t{modified}\n",
+            name.display(),
+            metadata.len()
+        ));
+        Ok(())
+    })?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The index in `file` and its digest, when it is there; `Ok(None)` when
@@ -226,16 +207,17 @@ fn read_index(file: &Path) -> Result<Option<(LoadedDatabase, String)>, String> {
 /// Writes the index of `loaded` to `file` through a temporary file in the
 /// same directory, renamed into place; returns its digest.
 fn write_index(file: &Path, loaded: &LoadedDatabase, nonce: &str) -> Result<String, String> {
-    let index = IndexFile {
-        format: FORMAT.to_owned(),
-        // Where the directory was mounted is no part of the data.
-        database: DatabaseInfo {
-            location: String::new(),
-            index: None,
-            ..loaded.info.clone()
-        },
-        problems: loaded.problems.clone(),
-        advisories: loaded.advisories.clone(),
+    // Where the directory was mounted is no part of the data.
+    let database = DatabaseInfo {
+        location: String::new(),
+        index: None,
+        ..loaded.info.clone()
+    };
+    let index = IndexFileOut {
+        format: FORMAT,
+        database: &database,
+        problems: &loaded.problems,
+        advisories: &loaded.advisories,
     };
     let bytes = serde_json::to_vec(&index).map_err(|error| error.to_string())?;
     let temporary = temporary_name(file, nonce);
@@ -288,24 +270,27 @@ fn remove_stale(cache: &Path, current: &Path, problems: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::dump::walk;
+    use super::super::dump::json_files;
     use super::*;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines/data/osv");
 
     fn copy_fixture(to: &Path) {
-        for entry in walkdir(Path::new(FIXTURE)) {
-            let relative = entry.strip_prefix(FIXTURE).unwrap();
-            let target = to.join(relative);
+        for file in json_files(Path::new(FIXTURE)).unwrap() {
+            let target = to.join(file.strip_prefix(FIXTURE).unwrap());
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::copy(&entry, target).unwrap();
+            std::fs::copy(&file, target).unwrap();
         }
     }
 
-    fn walkdir(dir: &Path) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        walk(dir, &mut files).unwrap();
-        files
+    /// A scratch directory holding a copy of the demo data at `osv` and an
+    /// empty `cache`.
+    fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let work = tempfile::tempdir().unwrap();
+        let (db, cache) = (work.path().join("osv"), work.path().join("cache"));
+        copy_fixture(&db);
+        std::fs::create_dir(&cache).unwrap();
+        (work, db, cache)
     }
 
     fn index_files(cache: &Path) -> Vec<String> {
@@ -319,10 +304,7 @@ mod tests {
 
     #[test]
     fn the_second_load_reads_the_index_and_gives_the_same_advisories() {
-        let work = tempfile::tempdir().unwrap();
-        let (db, cache) = (work.path().join("osv"), work.path().join("cache"));
-        copy_fixture(&db);
-        std::fs::create_dir(&cache).unwrap();
+        let (_work, db, cache) = scratch();
 
         let built = load_dir_cached(&db, &cache, "run-1").unwrap();
         assert!(
@@ -362,10 +344,7 @@ mod tests {
 
     #[test]
     fn changed_data_is_read_again_and_replaces_the_old_index() {
-        let work = tempfile::tempdir().unwrap();
-        let (db, cache) = (work.path().join("osv"), work.path().join("cache"));
-        copy_fixture(&db);
-        std::fs::create_dir(&cache).unwrap();
+        let (_work, db, cache) = scratch();
         let first = load_dir_cached(&db, &cache, "run-1").unwrap();
         let first_files = index_files(&cache);
 
@@ -411,10 +390,7 @@ mod tests {
 
     #[test]
     fn a_damaged_or_foreign_index_is_reported_and_the_directory_read() {
-        let work = tempfile::tempdir().unwrap();
-        let (db, cache) = (work.path().join("osv"), work.path().join("cache"));
-        copy_fixture(&db);
-        std::fs::create_dir(&cache).unwrap();
+        let (_work, db, cache) = scratch();
         let built = load_dir_cached(&db, &cache, "run-1").unwrap();
         let file = PathBuf::from(&built.loaded.info.index.as_ref().unwrap().file);
         let good = std::fs::read_to_string(&file).unwrap();

@@ -18,8 +18,7 @@ use super::index::{AdvisoryIndex, OsvError};
 /// [`OsvError`] when a directory or file cannot be read, or a file is not
 /// an OSV record.
 pub fn read_dir(dir: &Path) -> Result<LoadedDatabase, OsvError> {
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
+    let files = json_files(dir)?;
     let mut entries = Vec::with_capacity(files.len());
     for file in files {
         let bytes = std::fs::read(&file).map_err(|error| OsvError::ReadFile {
@@ -65,7 +64,13 @@ fn relative_name(dir: &Path, file: &Path) -> String {
     parts.join("/")
 }
 
-pub(crate) fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), OsvError> {
+/// Calls `found` with every `*.json` file under `dir`, recursively, in
+/// name order, and its directory entry; symbolic links to directories are
+/// not followed, so a link cannot make the walk loop.
+pub(crate) fn walk(
+    dir: &Path,
+    found: &mut dyn FnMut(PathBuf, &std::fs::DirEntry) -> Result<(), OsvError>,
+) -> Result<(), OsvError> {
     let read_error = |error| OsvError::ReadDir {
         path: dir.to_owned(),
         error,
@@ -73,17 +78,28 @@ pub(crate) fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), OsvError>
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;
-        entries.push((entry.path(), entry.file_type().map_err(read_error)?));
+        let is_dir = entry.file_type().map_err(read_error)?.is_dir();
+        entries.push((entry.path(), is_dir, entry));
     }
-    entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-    for (path, file_type) in entries {
-        if file_type.is_dir() {
-            walk(&path, files)?;
+    entries.sort_by(|(a, ..), (b, ..)| a.cmp(b));
+    for (path, is_dir, entry) in entries {
+        if is_dir {
+            walk(&path, found)?;
         } else if path.extension().is_some_and(|ext| ext == "json") {
-            files.push(path);
+            found(path, &entry)?;
         }
     }
     Ok(())
+}
+
+/// Every `*.json` file under `dir`, as [`walk`] finds them.
+pub(crate) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, OsvError> {
+    let mut files = Vec::new();
+    walk(dir, &mut |path, _| {
+        files.push(path);
+        Ok(())
+    })?;
+    Ok(files)
 }
 
 #[cfg(test)]

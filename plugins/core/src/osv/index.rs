@@ -125,9 +125,7 @@ impl AdvisoryIndex {
     /// an OSV record.
     pub fn load_dir(dir: &Path) -> Result<Self, OsvError> {
         let mut index = Self::new();
-        let mut files = Vec::new();
-        collect_json_files(dir, &mut files)?;
-        for file in files {
+        for file in super::dump::json_files(dir)? {
             index.insert(read_advisory(&file)?);
         }
         Ok(index)
@@ -317,27 +315,6 @@ fn earliest(ecosystem: Ecosystem, a: Option<String>, b: Option<String>) -> Optio
         (Ok(first), Ok(second)) if second < first => Some(b.clone()),
         _ => Some(a.clone()),
     }
-}
-
-fn collect_json_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), OsvError> {
-    let read_error = |error| OsvError::ReadDir {
-        path: dir.to_owned(),
-        error,
-    };
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        entries.push((entry.path(), entry.file_type().map_err(read_error)?));
-    }
-    entries.sort_by(|(a, _), (b, _)| a.cmp(b));
-    for (path, file_type) in entries {
-        if file_type.is_dir() {
-            collect_json_files(&path, files)?;
-        } else if path.extension().is_some_and(|ext| ext == "json") {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn read_advisory(path: &Path) -> Result<Advisory, OsvError> {
