@@ -374,6 +374,65 @@ fn the_index_cache_is_written_then_read_and_its_digest_recorded() -> Result<()> 
     second_gantry.assert_audit_intact()
 }
 
+/// The scan lists the directory through `wasi:filesystem` for the key, not
+/// through `std::fs`: its key must be the one `std` computes natively, on a
+/// directory with nesting, names that sort differently by case, a link to
+/// an advisory (stamped as its target), a link to a directory (not
+/// followed) and files that are not advisories.
+#[test]
+fn the_sandboxed_index_key_is_the_native_one() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let (osv, cache) = (work.path().join("osv"), work.path().join("cache"));
+    for (from, to) in [
+        (
+            "crates.io/RUSTSEC-2020-0031.json",
+            "crates.io/RUSTSEC-2020-0031.json",
+        ),
+        (
+            "crates.io/RUSTSEC-2020-0071.json",
+            "Deep/er/RUSTSEC-2020-0071.json",
+        ),
+        ("PyPI/PYSEC-2023-221.json", "PyPI/PYSEC-2023-221.json"),
+        ("README.md", "README.md"),
+    ] {
+        let to = osv.join(to);
+        std::fs::create_dir_all(to.parent().context("a parent")?)?;
+        std::fs::copy(demo_osv().join(from), to)?;
+    }
+    std::fs::write(osv.join("crates.io/notes.txt"), "not an advisory")?;
+    std::os::unix::fs::symlink("crates.io/RUSTSEC-2020-0031.json", osv.join("a-link.json"))?;
+    std::os::unix::fs::symlink("crates.io", osv.join("linked"))?;
+    std::fs::create_dir(&cache)?;
+    let scratch = scan_case_with_mounts(
+        &osv,
+        &format!("cache = {:?}\n", cache.display().to_string()),
+        &format!("db = \"/mnt/osv\"\nindex-cache = \"/mnt/cache\"\n{LENIENT_AGE}"),
+        "read = [\".\", \"mount:osv\"]\nwrite = [\"mount:cache\"]",
+    )?;
+    let (gantry, ran) = run(&scratch)?;
+    passed_scan(&gantry, &ran)?;
+
+    let names: Vec<String> = std::fs::read_dir(&cache)?
+        .map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    let key = gantry_plugin_core::osv::cache::directory_key(&osv)?;
+    assert_eq!(names, [format!("osv-index-{key}.json")]);
+    let stamped: Vec<String> = gantry_plugin_core::osv::cache::stamps(&osv)?
+        .into_iter()
+        .map(|stamp| stamp.name)
+        .collect();
+    assert_eq!(
+        stamped,
+        [
+            "Deep/er/RUSTSEC-2020-0071.json",
+            "PyPI/PYSEC-2023-221.json",
+            "a-link.json",
+            "crates.io/RUSTSEC-2020-0031.json",
+        ]
+    );
+    gantry.assert_audit_intact()
+}
+
 #[test]
 fn a_cache_the_stage_may_not_write_is_a_warning_not_a_failure() -> Result<()> {
     let cache = tempfile::tempdir()?;

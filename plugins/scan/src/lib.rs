@@ -42,6 +42,7 @@ mod policy;
 mod sarif;
 mod sboms;
 mod source;
+mod stamps;
 
 use std::collections::BTreeSet;
 use std::path::Path;

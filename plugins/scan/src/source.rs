@@ -30,6 +30,7 @@ use gantry_plugin_sdk::{StageError, log};
 
 use crate::api::HostTransport;
 use crate::config::{ScanConfig, Source};
+use crate::stamps;
 
 /// The advisories to match against, and what names them.
 pub struct Database {
@@ -95,8 +96,13 @@ fn load_dir(config: &ScanConfig, run_id: &str) -> Result<LoadedDatabase, StageEr
     let loaded = match &config.index_cache {
         None => osv::read_dir(Path::new(db)).map_err(unreadable)?,
         Some(cache) => {
-            let cached = osv::cache::load_dir_cached(Path::new(db), Path::new(cache), run_id)
-                .map_err(unreadable)?;
+            let cached = osv::cache::load_dir_cached_with(
+                Path::new(db),
+                Path::new(cache),
+                run_id,
+                stamps::list,
+            )
+            .map_err(unreadable)?;
             for problem in &cached.cache_problems {
                 log::warn("advisory index not used", &[("problem", problem)]);
             }

@@ -101,10 +101,15 @@ impl StageRecorder {
             "message": message,
             "fields": fields,
         });
+        // One write per line: the file is unbuffered, and a line written in
+        // pieces would cost a system call per JSON token.
+        let mut text = line.to_string();
+        text.push('\n');
         if let Ok(mut guard) = self.log.lock()
             && let Some(file) = guard.as_mut()
+            && let Err(err) = file.write_all(text.as_bytes())
         {
-            let _ = writeln!(file, "{line}");
+            tracing::warn!(run = %self.run, stage = %self.stage, "failed to write the stage log: {err}");
         }
     }
 }

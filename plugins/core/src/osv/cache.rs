@@ -11,12 +11,18 @@
 //! question a build tool asks before it trusts an earlier result, answered
 //! without reading the advisories. A file changed in place without a new
 //! size or time goes unnoticed, as it would by `make`; a new dump, written
-//! as dumps are, gets a new key.
+//! as dumps are, gets a new key. [`stamps`] lists them with `std::fs`; a
+//! caller with a cheaper way to list a directory (a WebAssembly stage,
+//! where each `std::fs` metadata call costs several host calls) passes its
+//! own to [`load_dir_cached_with`], and must list the same [`Stamp`]s.
 //!
 //! The index file carries the database's [`DatabaseInfo`] as computed when
 //! it was built (the digest of every advisory's bytes, the snapshot date),
 //! the problems found then, and the advisories in the schema's own form,
-//! keeping only the fields the scan reads. The key is in the file's name,
+//! keeping only the fields the scan reads and, of their references, only
+//! the one a finding links to ([`Advisory::trim`]); a load through the
+//! cache gives advisories so trimmed whether it read the index or the
+//! directory. The key is in the file's name,
 //! not in its bytes, which are a function of the advisory data alone: an
 //! auditor can rebuild the index from any copy of the directory and compare
 //! digests. The scan records the digest of the index file it used in
@@ -33,13 +39,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::database::{DatabaseInfo, IndexInfo, LoadedDatabase};
-use super::dump::{read_dir, walk};
+use super::dump::{read_dir, relative_name, walk};
 use super::index::OsvError;
 use super::schema::Advisory;
 
 /// What names the layout of an index file; a file of another format is
 /// rebuilt.
-pub const FORMAT: &str = "gantry-osv-index/1";
+pub const FORMAT: &str = "gantry-osv-index/2";
 
 /// The file name prefix of index files.
 const PREFIX: &str = "osv-index-";
@@ -85,7 +91,22 @@ pub struct CachedLoad {
 /// parsed; never for the cache, whose troubles are in
 /// [`CachedLoad::cache_problems`].
 pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoad, OsvError> {
-    let key = directory_key(db)?;
+    load_dir_cached_with(db, cache, nonce, stamps)
+}
+
+/// [`load_dir_cached`], with the advisory files' stamps listed by
+/// `list`, which must give what [`stamps`] gives.
+///
+/// # Errors
+///
+/// As [`load_dir_cached`], and whatever `list` returns.
+pub fn load_dir_cached_with(
+    db: &Path,
+    cache: &Path,
+    nonce: &str,
+    list: fn(&Path) -> Result<Vec<Stamp>, OsvError>,
+) -> Result<CachedLoad, OsvError> {
+    let key = key_of(&list(db)?);
     let file = cache.join(format!("{PREFIX}{key}.json"));
     let mut cache_problems = Vec::new();
     match read_index(&file) {
@@ -105,6 +126,7 @@ pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoa
         Err(problem) => cache_problems.push(problem),
     }
     let mut loaded = read_dir(db)?;
+    loaded.advisories.iter_mut().for_each(Advisory::trim);
     match write_index(&file, &loaded, nonce) {
         Ok(digest) => {
             loaded.info.index = Some(IndexInfo {
@@ -122,6 +144,18 @@ pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoa
     })
 }
 
+/// One advisory file as the key sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// Its path under the directory, parts joined by `/`.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time in nanoseconds since the Unix epoch; 0 when
+    /// the file system keeps none.
+    pub modified: u128,
+}
+
 /// `sha256:<hex>` of every advisory file's name, size and modification
 /// time, one line each, in the order [`super::read_dir`] reads them.
 ///
@@ -129,15 +163,37 @@ pub fn load_dir_cached(db: &Path, cache: &Path, nonce: &str) -> Result<CachedLoa
 ///
 /// [`OsvError`] when the directory or a file's metadata cannot be read.
 pub fn directory_key(db: &Path) -> Result<String, OsvError> {
+    Ok(key_of(&stamps(db)?))
+}
+
+/// The key of a directory whose advisory files are `stamps`, in order.
+pub fn key_of(stamps: &[Stamp]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(FORMAT.as_bytes());
     hasher.update(b"\n");
+    for stamp in stamps {
+        hasher.update(format!(
+            "{}\t{}\t{}\n",
+            stamp.name, stamp.size, stamp.modified
+        ));
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The [`Stamp`] of every advisory file under `db`, in the order
+/// [`super::read_dir`] reads them. A symbolic link is stamped with its
+/// target's size and time, which is what reading it reads.
+///
+/// # Errors
+///
+/// [`OsvError`] when the directory or a file's metadata cannot be read.
+pub fn stamps(db: &Path) -> Result<Vec<Stamp>, OsvError> {
+    let mut stamps = Vec::new();
     walk(db, &mut |path, entry| {
         let read_error = |error| OsvError::ReadFile {
             path: path.clone(),
             error,
         };
-        // A link is keyed by its target, which is what reading it reads.
         let mut metadata = entry.metadata().map_err(read_error)?;
         if metadata.is_symlink() {
             metadata = std::fs::metadata(&path).map_err(read_error)?;
@@ -147,15 +203,14 @@ pub fn directory_key(db: &Path) -> Result<String, OsvError> {
             .ok()
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |since| since.as_nanos());
-        let name = path.strip_prefix(db).unwrap_or(&path);
-        hasher.update(format!(
-            "{}\t{}\t{modified}\n",
-            name.display(),
-            metadata.len()
-        ));
+        stamps.push(Stamp {
+            name: relative_name(db, &path),
+            size: metadata.len(),
+            modified,
+        });
         Ok(())
     })?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(stamps)
 }
 
 /// The index in `file` and its digest, when it is there; `Ok(None)` when
@@ -326,9 +381,13 @@ mod tests {
         assert!(reused_index.reused);
         assert_eq!(reused_index.digest, built_index.digest);
 
-        // Exactly what reading the directory gives, and named the same.
-        let direct = read_dir(&db).unwrap();
+        // Exactly what reading the directory gives, trimmed, and named the
+        // same.
+        let mut direct = read_dir(&db).unwrap();
+        assert_ne!(reused.loaded.advisories, direct.advisories);
+        direct.advisories.iter_mut().for_each(Advisory::trim);
         assert_eq!(reused.loaded.advisories, direct.advisories);
+        assert_eq!(built.loaded.advisories, direct.advisories);
         assert_eq!(reused.loaded.problems, direct.problems);
         assert_eq!(reused.loaded.info.digest, direct.info.digest);
         assert_eq!(reused.loaded.info.snapshot, direct.info.snapshot);

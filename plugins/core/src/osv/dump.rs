@@ -55,7 +55,7 @@ impl LoadedDatabase {
 }
 
 /// `file`'s path under `dir`, with `/` between parts on every platform.
-fn relative_name(dir: &Path, file: &Path) -> String {
+pub(crate) fn relative_name(dir: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(dir).unwrap_or(file);
     let parts: Vec<_> = relative
         .components()

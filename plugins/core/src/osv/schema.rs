@@ -319,11 +319,28 @@ impl Advisory {
     /// The best link for people: the `ADVISORY` reference, else the first
     /// `WEB` one, else the first of any type.
     pub fn url(&self) -> Option<&str> {
-        let of_kind = |kind: &str| self.references.iter().find(|r| r.kind == kind);
+        self.best_reference()
+            .map(|at| self.references[at].url.as_str())
+    }
+
+    fn best_reference(&self) -> Option<usize> {
+        let of_kind = |kind: &str| self.references.iter().position(|r| r.kind == kind);
         of_kind("ADVISORY")
             .or_else(|| of_kind("WEB"))
-            .or_else(|| self.references.first())
-            .map(|reference| reference.url.as_str())
+            .or_else(|| (!self.references.is_empty()).then_some(0))
+    }
+
+    /// Drops what nothing reads once the database is named and dated: every
+    /// reference but [`Advisory::url`]'s, and `modified`. Matching, and
+    /// every report made from it, is the same before and after; an index
+    /// file keeps advisories so trimmed, a third smaller.
+    pub fn trim(&mut self) {
+        let best = self.best_reference();
+        self.references = best
+            .map(|at| self.references.swap_remove(at))
+            .into_iter()
+            .collect();
+        self.modified = None;
     }
 
     /// The summary, or the id when there is none.
@@ -401,6 +418,56 @@ mod tests {
 
     fn advisory(json: &str) -> Advisory {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn trimming_keeps_the_reference_a_finding_links_to_and_nothing_else() {
+        let reference = |kind: &str, url: &str| format!(r#"{{"type": "{kind}", "url": "{url}"}}"#);
+        let with = |references: &[String]| {
+            advisory(&format!(
+                r#"{{"id": "X-1", "modified": "2026-01-02T03:04:05Z", "references": [{}]}}"#,
+                references.join(",")
+            ))
+        };
+        let cases = [
+            (
+                vec![
+                    reference("WEB", "https://w"),
+                    reference("ADVISORY", "https://a"),
+                    reference("PACKAGE", "https://p"),
+                ],
+                Some(("ADVISORY", "https://a")),
+            ),
+            (
+                vec![
+                    reference("PACKAGE", "https://p"),
+                    reference("WEB", "https://w"),
+                ],
+                Some(("WEB", "https://w")),
+            ),
+            (
+                vec![
+                    reference("PACKAGE", "https://p"),
+                    reference("FIX", "https://f"),
+                ],
+                Some(("PACKAGE", "https://p")),
+            ),
+            (vec![], None),
+        ];
+        for (references, kept) in cases {
+            let mut advisory = with(&references);
+            let url = advisory.url().map(str::to_owned);
+            advisory.trim();
+            assert_eq!(advisory.url().map(str::to_owned), url);
+            let left: Vec<_> = advisory
+                .references
+                .iter()
+                .map(|r| (r.kind.as_str(), r.url.as_str()))
+                .collect();
+            assert_eq!(left, kept.into_iter().collect::<Vec<_>>());
+            assert_eq!(advisory.modified, None);
+            assert_eq!(advisory.id, "X-1");
+        }
     }
 
     #[test]
