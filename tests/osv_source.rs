@@ -433,6 +433,30 @@ fn the_sandboxed_index_key_is_the_native_one() -> Result<()> {
     gantry.assert_audit_intact()
 }
 
+/// With a cache, the directory is listed through `wasi:filesystem`; a
+/// directory that is not there is named, as without one.
+#[test]
+fn a_missing_directory_is_named_when_listed_for_the_cache() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let scratch = scan_case_with_mounts(
+        &demo_osv(),
+        &format!("cache = {:?}\n", cache.path().display().to_string()),
+        &format!("db = \"/mnt/osv/nowhere\"\nindex-cache = \"/mnt/cache\"\n{LENIENT_AGE}"),
+        "read = [\".\", \"mount:osv\"]\nwrite = [\"mount:cache\"]",
+    )?;
+    let (gantry, ran) = run(&scratch)?;
+    let text = failed_scan(&gantry, &ran)?;
+    ensure!(
+        text.contains("failed to read OSV directory `/mnt/osv/nowhere`"),
+        "{text}"
+    );
+    ensure!(
+        std::fs::read_dir(cache.path())?.next().is_none(),
+        "nothing is cached"
+    );
+    gantry.assert_audit_intact()
+}
+
 #[test]
 fn a_cache_the_stage_may_not_write_is_a_warning_not_a_failure() -> Result<()> {
     let cache = tempfile::tempdir()?;

@@ -29,10 +29,6 @@ pub fn list(db: &Path) -> Result<Vec<Stamp>, OsvError> {
     let Some((preopen, rest)) = preopen_of(db) else {
         return osv::cache::stamps(db);
     };
-    let read_dir_error = |path: &Path, code: ErrorCode| OsvError::ReadDir {
-        path: path.to_owned(),
-        error: io_error(code),
-    };
     let root = match rest.as_os_str().is_empty() {
         true => preopen,
         false => preopen
@@ -42,7 +38,7 @@ pub fn list(db: &Path) -> Result<Vec<Stamp>, OsvError> {
                 OpenFlags::DIRECTORY,
                 DescriptorFlags::READ,
             )
-            .map_err(|code| read_dir_error(db, code))?,
+            .map_err(|code| dir_error(db, code))?,
     };
     let mut stamps = Vec::new();
     walk(&root, db, "", &mut stamps)?;
@@ -59,20 +55,17 @@ fn walk(
     prefix: &str,
     stamps: &mut Vec<Stamp>,
 ) -> Result<(), OsvError> {
-    let read_dir_error = |code| OsvError::ReadDir {
-        path: path.to_owned(),
-        error: io_error(code),
-    };
-    let stream = dir.read_directory().map_err(read_dir_error)?;
+    let stream = dir.read_directory().map_err(|code| dir_error(path, code))?;
     let mut entries = Vec::new();
-    while let Some(entry) = stream.read_directory_entry().map_err(read_dir_error)? {
+    while let Some(entry) = stream
+        .read_directory_entry()
+        .map_err(|code| dir_error(path, code))?
+    {
         entries.push((entry.name, entry.type_ == DescriptorType::Directory));
     }
     drop(stream);
     entries.sort();
     for (name, is_dir) in entries {
-        let named = format!("{prefix}{name}");
-        let entry_path = path.join(&name);
         if is_dir {
             let subdir = dir
                 .open_at(
@@ -81,26 +74,25 @@ fn walk(
                     OpenFlags::DIRECTORY,
                     DescriptorFlags::READ,
                 )
-                .map_err(|code| OsvError::ReadDir {
-                    path: entry_path.clone(),
-                    error: io_error(code),
-                })?;
-            walk(&subdir, &entry_path, &format!("{named}/"), stamps)?;
-        } else if Path::new(&name)
-            .extension()
-            .is_some_and(|ext| ext == "json")
-        {
+                .map_err(|code| dir_error(&path.join(&name), code))?;
+            walk(
+                &subdir,
+                &path.join(&name),
+                &format!("{prefix}{name}/"),
+                stamps,
+            )?;
+        } else if osv::cache::is_advisory_file(Path::new(&name)) {
             let stat = dir
                 .stat_at(PathFlags::SYMLINK_FOLLOW, &name)
                 .map_err(|code| OsvError::ReadFile {
-                    path: entry_path,
+                    path: path.join(&name),
                     error: io_error(code),
                 })?;
             let modified = stat.data_modification_timestamp.map_or(0, |time| {
                 u128::from(time.seconds) * 1_000_000_000 + u128::from(time.nanoseconds)
             });
             stamps.push(Stamp {
-                name: named,
+                name: format!("{prefix}{name}"),
                 size: stat.size,
                 modified,
             });
@@ -124,6 +116,13 @@ fn preopen_of(db: &Path) -> Option<(Descriptor, PathBuf)> {
         })
         .max_by_key(|(depth, ..)| *depth)
         .map(|(_, descriptor, rest)| (descriptor, rest))
+}
+
+fn dir_error(path: &Path, code: ErrorCode) -> OsvError {
+    OsvError::ReadDir {
+        path: path.to_owned(),
+        error: io_error(code),
+    }
 }
 
 fn io_error(code: ErrorCode) -> io::Error {

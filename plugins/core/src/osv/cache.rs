@@ -31,6 +31,7 @@
 //! Whoever may write the cache directory decides what a later scan
 //! matches against: grant it to the scan stage alone.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::database::{DatabaseInfo, IndexInfo, LoadedDatabase};
+pub use super::dump::is_advisory_file;
 use super::dump::{read_dir, relative_name, walk};
 use super::index::OsvError;
 use super::schema::Advisory;
@@ -171,11 +173,12 @@ pub fn key_of(stamps: &[Stamp]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(FORMAT.as_bytes());
     hasher.update(b"\n");
+    let mut line = String::new();
     for stamp in stamps {
-        hasher.update(format!(
-            "{}\t{}\t{}\n",
-            stamp.name, stamp.size, stamp.modified
-        ));
+        line.clear();
+        // Writing to a `String` cannot fail.
+        let _ = writeln!(line, "{}\t{}\t{}", stamp.name, stamp.size, stamp.modified);
+        hasher.update(line.as_bytes());
     }
     hex::encode(hasher.finalize())
 }

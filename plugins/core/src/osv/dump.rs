@@ -85,11 +85,17 @@ pub(crate) fn walk(
     for (path, is_dir, entry) in entries {
         if is_dir {
             walk(&path, found)?;
-        } else if path.extension().is_some_and(|ext| ext == "json") {
+        } else if is_advisory_file(&path) {
             found(path, &entry)?;
         }
     }
     Ok(())
+}
+
+/// Whether [`walk`] takes a file so named for an advisory: its name ends
+/// in `.json` (a name that is only `.json` does not).
+pub fn is_advisory_file(name: &Path) -> bool {
+    name.extension().is_some_and(|ext| ext == "json")
 }
 
 /// Every `*.json` file under `dir`, as [`walk`] finds them.
